@@ -1,0 +1,369 @@
+/* client.c: one subscriber connection: commands in, shared batches out. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "command.h"
+#include "encode.h"
+#include "encode_csv.h"
+#include "hub.h"
+#include "log.h"
+
+/* The read high-water mark: input is processed in lines of at most 1 KiB. */
+#define CLIENT_READ_HIGH (4 * COMMAND_MAX_LINE)
+/* How long a closing client may take to take its last bytes. */
+#define CLIENT_CLOSE_TIMEOUT_SEC 2
+
+static void client_read_cb(struct bufferevent *, void *);
+static void client_write_cb(struct bufferevent *, void *);
+static void client_event_cb(struct bufferevent *, short, void *);
+
+/* Drop a reference to a shared block. */
+void
+client_shared_unref(struct shared *sh)
+{
+	if (--sh->refs == 0)
+		free(sh);
+}
+
+/* evbuffer cleanup: the bytes of a shared block were sent or dropped. */
+static void
+client_shared_cleanup(const void *data, size_t len, void *arg)
+{
+	client_shared_unref(arg);
+}
+
+/* Create a client for fd; NULL on error (fd is closed). */
+struct client *
+client_new(struct hub *h, int fd, int kind, const char *peer)
+{
+	struct client *c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	c->hub = h;
+	c->fd = fd;
+	c->kind = kind;
+	c->format = FMT_CSV;
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
+	    client_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CLIENT_READ_HIGH);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return c;
+}
+
+/* Free a client and close its socket. */
+void
+client_free(struct client *c)
+{
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* Close: stop I/O and let the hub free it. */
+void
+client_close(struct client *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	hub_client_closed(c->hub, c);
+}
+
+/* Stop reading and close once the output is flushed. */
+void
+client_finish(struct client *c)
+{
+	struct timeval tv = { CLIENT_CLOSE_TIMEOUT_SEC, 0 };
+
+	if (c->dead)
+		return;
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		client_close(c);
+		return;
+	}
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+}
+
+/* Queue one message line for this client only. */
+void
+client_send_msg(struct client *c, const struct msg *ev)
+{
+	if (c->dead)
+		return;
+	encode_msg(bufferevent_get_output(c->bev), c->format, ev);
+}
+
+/* Send an ok reply naming the command. */
+static void
+client_ok(struct client *c, const char *what, const char *arg)
+{
+	struct msg ev;
+
+	encode_msg_init(&ev, "ok");
+	encode_add_str(&ev, "command", what, 1);
+	if (arg != NULL)
+		encode_add_str(&ev, "arg", arg, 1);
+	client_send_msg(c, &ev);
+}
+
+/* Send an error reply. */
+static void
+client_error(struct client *c, const char *message)
+{
+	struct msg ev;
+
+	encode_msg_init(&ev, "error");
+	encode_add_str(&ev, "message", message, 1);
+	client_send_msg(c, &ev);
+}
+
+/* Send the greeting for the client's format (hello, column header). */
+void
+client_greet(struct client *c)
+{
+	struct msg ev;
+
+	hub_hello_msg(c->hub, &ev);
+	client_send_msg(c, &ev);
+	if (c->format == FMT_CSV)
+		encode_csv_columns(bufferevent_get_output(c->bev),
+		    c->hub->desc.labels);
+}
+
+/* Carry out one parsed command. */
+static void
+client_command(struct client *c, const struct command *cmd)
+{
+	struct msg ev;
+
+	switch (cmd->type) {
+	case CMD_NONE:
+		break;
+	case CMD_FORMAT:
+		c->format = cmd->format;
+		client_ok(c, "format", encode_format_name(cmd->format));
+		client_greet(c);
+		break;
+	case CMD_STATUS:
+		hub_status_msg(c->hub, &ev);
+		client_send_msg(c, &ev);
+		client_ok(c, "status", NULL);
+		break;
+	case CMD_HELLO:
+		hub_hello_msg(c->hub, &ev);
+		client_send_msg(c, &ev);
+		client_ok(c, "hello", NULL);
+		break;
+	case CMD_HELP:
+		encode_msg_init(&ev, "help");
+		encode_add_list(&ev, "commands", command_help());
+		client_send_msg(c, &ev);
+		client_ok(c, "help", NULL);
+		break;
+	case CMD_QUIT:
+		client_ok(c, "quit", NULL);
+		client_finish(c);
+		break;
+	}
+}
+
+/* Process every complete line in the input, unless output is over the cap. */
+static void
+client_process_input(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char line[COMMAND_MAX_LINE + 2], err[128];
+	struct evbuffer_ptr eol;
+	struct command cmd;
+	size_t eol_len;
+
+	while (!c->dead && !c->closing && evbuffer_get_length(in) > 0) {
+		if (evbuffer_get_length(out) > c->hub->cfg.client_max_buffer) {
+			/* Replies would pile up: wait for the client to read. */
+			c->reading_paused = 1;
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		if (eol.pos == -1 ?
+		    evbuffer_get_length(in) > COMMAND_MAX_LINE :
+		    (size_t)eol.pos > COMMAND_MAX_LINE) {
+			snprintf(err, sizeof err,
+			    "line too long (max %d bytes); closing",
+			    COMMAND_MAX_LINE);
+			log_info("client %s: %s", c->peer, err);
+			client_error(c, err);
+			client_finish(c);
+			return;
+		}
+		if (eol.pos == -1)
+			return;	/* wait for the rest of the line */
+		evbuffer_remove(in, line, (size_t)eol.pos);
+		evbuffer_drain(in, eol_len);
+		if (command_parse(line, (size_t)eol.pos, &cmd, err,
+		    sizeof err) == -1)
+			client_error(c, err);
+		else
+			client_command(c, &cmd);
+	}
+}
+
+/* Input arrived. */
+static void
+client_read_cb(struct bufferevent *bev, void *arg)
+{
+	client_process_input(arg);
+}
+
+/* Output drained to empty. */
+static void
+client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->dead)
+		return;
+	if (c->closing) {
+		client_close(c);
+		return;
+	}
+	if (c->reading_paused) {
+		c->reading_paused = 0;
+		bufferevent_enable(c->bev, EV_READ);
+		client_process_input(c);
+	}
+}
+
+/* EOF, error or timeout. */
+static void
+client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->dead)
+		return;
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    !c->closing) {
+		/* Half-closed: the client said all it will say; keep sending. */
+		bufferevent_disable(c->bev, EV_READ);
+		client_process_input(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		log_debug("client %s: %s", c->peer, strerror(errno));
+	client_close(c);
+}
+
+/* Queue bytes of a shared block by reference, making the block if needed. */
+static void
+client_queue_shared(struct client *c, const char *data, size_t len,
+    size_t off, struct shared **sh)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (*sh == NULL) {
+		if ((*sh = malloc(sizeof **sh + len)) == NULL) {
+			evbuffer_add(out, data + off, len - off);
+			return;
+		}
+		(*sh)->refs = 1;	/* the hub's own, dropped after the round */
+		(*sh)->len = len;
+		memcpy((*sh)->data, data, len);
+	}
+	(*sh)->refs++;
+	if (evbuffer_add_reference(out, (*sh)->data + off, len - off,
+	    client_shared_cleanup, *sh) == -1)
+		(*sh)->refs--;
+}
+
+/* Deliver one round of shared bytes, applying the cap and the slow policy. */
+void
+client_deliver(struct client *c, const char *data, size_t len,
+    struct shared **sh, uint64_t first, uint64_t end, uint64_t nsamples)
+{
+	struct evbuffer *out;
+	size_t olen, off = 0;
+	ssize_t n;
+
+	if (c->dead || c->closing || len == 0)
+		return;
+	out = bufferevent_get_output(c->bev);
+	olen = evbuffer_get_length(out);
+	if (c->skipping) {
+		if (olen > 0) {
+			c->skip_end = end;
+			c->hub->stats.lost[GAP_SLOW_CLIENT] += nsamples;
+			return;
+		}
+		/* Caught up: say what was skipped, then go on. */
+		struct msg ev;
+		c->skipping = 0;
+		encode_msg_init(&ev, "gap");
+		encode_add_u64(&ev, "seq", c->skip_first);
+		encode_add_u64(&ev, "count", c->skip_end - c->skip_first);
+		encode_add_str(&ev, "reason", "slow_client", 0);
+		client_send_msg(c, &ev);
+		olen = evbuffer_get_length(out);
+	}
+	if (olen + len > c->hub->cfg.client_max_buffer) {
+		if (c->hub->cfg.slow_client == SLOW_DISCONNECT) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "too slow: output over "
+			    "client_max_buffer (%zu bytes); disconnecting",
+			    c->hub->cfg.client_max_buffer);
+			log_info("client %s: %s", c->peer, msg);
+			client_error(c, msg);
+			client_finish(c);
+			return;
+		}
+		if (!c->skipping)
+			log_info("client %s: slow, dropping from seq %llu",
+			    c->peer, (unsigned long long)first);
+		c->skipping = 1;
+		c->skip_first = first;
+		c->skip_end = end;
+		c->hub->stats.lost[GAP_SLOW_CLIENT] += nsamples;
+		return;
+	}
+	if (olen == 0) {
+		/* Fast path: nothing queued, write the shared bytes now. */
+		n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == (ssize_t)len)
+			return;
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				log_debug("client %s: send: %s", c->peer,
+				    strerror(errno));
+				client_close(c);
+				return;
+			}
+			n = 0;
+		}
+		off = (size_t)n;
+	}
+	client_queue_shared(c, data, len, off, sh);
+}

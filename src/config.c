@@ -1,0 +1,379 @@
+/* config.c: INI (libinih) and command-line settings into struct config. */
+#include "autoconfig.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "sample.h"
+
+/* Fill a config with the built-in defaults. */
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->log_level = LOG_LVL_NOTICE;
+	cfg->max_clients = 1024;
+	cfg->client_max_buffer = 1024 * 1024;
+	cfg->slow_client = SLOW_DROP;
+	cfg->max_coalesce_ms = 16;
+	snprintf(cfg->board_type, sizeof cfg->board_type, "synthetic");
+	cfg->rate = 250;
+	cfg->channels = 8;
+	cfg->seed = 1;
+}
+
+/* Parse an unsigned decimal in [min, max]; -1 when not. */
+static int
+parse_uint(const char *s, unsigned long long min, unsigned long long max,
+    unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s == '\0' || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Parse a byte size with an optional K, M or G (binary) suffix. */
+static int
+parse_size(const char *s, size_t *out)
+{
+	char buf[32], *end;
+	size_t len = strlen(s);
+	unsigned long long v, mul = 1;
+
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len + 1);
+	switch (buf[len - 1]) {
+	case 'k': case 'K': mul = 1ULL << 10; buf[--len] = '\0'; break;
+	case 'm': case 'M': mul = 1ULL << 20; buf[--len] = '\0'; break;
+	case 'g': case 'G': mul = 1ULL << 30; buf[--len] = '\0'; break;
+	}
+	if (len == 0 || buf[0] < '0' || buf[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || v > (1ULL << 40) / mul)
+		return -1;
+	*out = (size_t)(v * mul);
+	return 0;
+}
+
+/* Parse "unix:PATH" or "tcp:HOST:PORT" ("tcp:[::1]:7447" for IPv6). */
+int
+config_parse_listen(const char *s, struct listen_addr *la, char *err,
+    size_t errlen)
+{
+	unsigned long long port;
+	const char *p, *colon;
+	size_t hl;
+
+	memset(la, 0, sizeof *la);
+	if (strncmp(s, "unix:", 5) == 0) {
+		la->kind = LISTEN_UNIX;
+		if (s[5] == '\0' || strlen(s + 5) >= sizeof la->path) {
+			snprintf(err, errlen, "bad unix socket path in '%s'", s);
+			return -1;
+		}
+		strcpy(la->path, s + 5);
+		return 0;
+	}
+	if (strncmp(s, "tcp:", 4) != 0) {
+		snprintf(err, errlen,
+		    "bad listen address '%s' (want unix:PATH or tcp:HOST:PORT)", s);
+		return -1;
+	}
+	la->kind = LISTEN_TCP;
+	p = s + 4;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		if (close == NULL || close[1] != ':')
+			goto bad;
+		p++;
+		hl = (size_t)(close - p);
+		colon = close + 1;
+	} else {
+		colon = strrchr(p, ':');
+		if (colon == NULL)
+			goto bad;
+		hl = (size_t)(colon - p);
+		if (memchr(p, ':', hl) != NULL)
+			goto bad;	/* bare IPv6 needs brackets */
+	}
+	if (hl == 0 || hl >= sizeof la->host)
+		goto bad;
+	memcpy(la->host, p, hl);
+	la->host[hl] = '\0';
+	if (parse_uint(colon + 1, 0, 65535, &port) == -1)
+		goto bad;
+	la->port = (unsigned)port;
+	return 0;
+bad:
+	snprintf(err, errlen, "bad tcp address '%s' (want tcp:HOST:PORT)", s);
+	return -1;
+}
+
+/* Format a listen address back to its unix:/tcp: form. */
+void
+config_format_listen(const struct listen_addr *la, char *buf, size_t len)
+{
+	if (la->kind == LISTEN_UNIX)
+		snprintf(buf, len, "unix:%s", la->path);
+	else if (strchr(la->host, ':') != NULL)
+		snprintf(buf, len, "tcp:[%s]:%u", la->host, la->port);
+	else
+		snprintf(buf, len, "tcp:%s:%u", la->host, la->port);
+}
+
+/* Apply one [daemon] key. */
+static int
+config_set_daemon(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	unsigned long long v;
+	int lvl;
+
+	if (strcmp(key, "listen") == 0) {
+		if (cfg->nlisten >= CONFIG_MAX_LISTEN) {
+			snprintf(err, errlen, "too many listen lines (max %d)",
+			    CONFIG_MAX_LISTEN);
+			return -1;
+		}
+		if (config_parse_listen(value, &cfg->listen[cfg->nlisten], err,
+		    errlen) == -1)
+			return -1;
+		cfg->nlisten++;
+	} else if (strcmp(key, "log_level") == 0) {
+		if ((lvl = log_level_parse(value)) == -1)
+			goto bad;
+		cfg->log_level = lvl;
+	} else if (strcmp(key, "max_clients") == 0) {
+		if (parse_uint(value, 1, 1000000, &v) == -1)
+			goto bad;
+		cfg->max_clients = (unsigned)v;
+	} else if (strcmp(key, "client_max_buffer") == 0) {
+		size_t sz;
+		if (parse_size(value, &sz) == -1 || sz < 4096)
+			goto bad;
+		cfg->client_max_buffer = sz;
+	} else if (strcmp(key, "slow_client") == 0) {
+		if (strcmp(value, "drop") == 0)
+			cfg->slow_client = SLOW_DROP;
+		else if (strcmp(value, "disconnect") == 0)
+			cfg->slow_client = SLOW_DISCONNECT;
+		else
+			goto bad;
+	} else if (strcmp(key, "max_coalesce_ms") == 0) {
+		if (parse_uint(value, 0, 1000, &v) == -1)
+			goto bad;
+		cfg->max_coalesce_ms = (unsigned)v;
+	} else {
+		snprintf(err, errlen, "unknown key '%s' in [daemon]", key);
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "bad value '%s' for %s", value, key);
+	return -1;
+}
+
+/* Apply one [board] key. */
+static int
+config_set_board(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (strcmp(key, "type") == 0) {
+		if (strcmp(value, "synthetic") != 0)
+			goto bad;
+		snprintf(cfg->board_type, sizeof cfg->board_type, "%s", value);
+	} else if (strcmp(key, "rate") == 0) {
+		if (parse_uint(value, 1, 100000, &v) == -1)
+			goto bad;
+		cfg->rate = (unsigned)v;
+	} else if (strcmp(key, "channels") == 0) {
+		if (parse_uint(value, 1, SAMPLE_MAX_CHANNELS, &v) == -1)
+			goto bad;
+		cfg->channels = (unsigned)v;
+	} else if (strcmp(key, "seed") == 0) {
+		if (parse_uint(value, 0, UINT64_MAX, &v) == -1)
+			goto bad;
+		cfg->seed = v;
+	} else {
+		snprintf(err, errlen, "unknown key '%s' in [board]", key);
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "bad value '%s' for %s", value, key);
+	return -1;
+}
+
+/* Apply one section/key/value; -1 with a message in err when invalid. */
+int
+config_set(struct config *cfg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	if (strcmp(section, "daemon") == 0)
+		return config_set_daemon(cfg, key, value, err, errlen);
+	if (strcmp(section, "board") == 0)
+		return config_set_board(cfg, key, value, err, errlen);
+	if (*section == '\0')
+		snprintf(err, errlen, "key '%s' outside any section", key);
+	else
+		snprintf(err, errlen, "unknown section [%s]", section);
+	return -1;
+}
+
+/* State of one file parse: libinih calls back per key, we count lines. */
+struct config_parse {
+	struct config *cfg;
+	FILE *fp;
+	const char *path;
+	int line;		/* line number of the line last read */
+	int err_line;		/* first error's line, 0 when none */
+	int too_long;		/* the line last read was truncated */
+	char err[256];
+};
+
+/* Record the first error of a parse. */
+static void
+config_parse_error(struct config_parse *p, const char *msg)
+{
+	if (p->err_line != 0)
+		return;
+	p->err_line = p->line;
+	snprintf(p->err, sizeof p->err, "%s", msg);
+}
+
+/* libinih reader: one whole line per call, so line numbers stay exact. */
+static char *
+config_reader(char *str, int num, void *stream)
+{
+	struct config_parse *p = stream;
+	int c, n = 0;
+
+	if (num < 2)
+		return NULL;
+	p->too_long = 0;
+	for (;;) {
+		c = getc(p->fp);
+		if (c == EOF) {
+			if (n == 0)
+				return NULL;
+			break;
+		}
+		if (c == '\n')
+			break;
+		if (n < num - 2)
+			str[n++] = (char)c;
+		else
+			p->too_long = 1;
+	}
+	str[n++] = '\n';
+	str[n] = '\0';
+	p->line++;
+	if (p->too_long)
+		config_parse_error(p, "line too long");
+	if (memchr(str, '\0', (size_t)n) != str + n)
+		config_parse_error(p, "NUL byte in line");
+	/* An empty unknown section never reaches the handler: check here. */
+	{
+		const char *s = str;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '[') {
+			const char *e = strchr(s, ']');
+			size_t l = e ? (size_t)(e - s - 1) : 0;
+			if (e == NULL)
+				config_parse_error(p, "section line without ']'");
+			else if (!((l == 6 && strncmp(s + 1, "daemon", 6) == 0) ||
+			    (l == 5 && strncmp(s + 1, "board", 5) == 0))) {
+				char msg[128];
+				snprintf(msg, sizeof msg, "unknown section [%.*s]",
+				    (int)(l > 64 ? 64 : l), s + 1);
+				config_parse_error(p, msg);
+			}
+		}
+	}
+	return str;
+}
+
+/* libinih handler: one key. */
+static int
+config_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct config_parse *p = user;
+	char err[256];
+
+	if (config_set(p->cfg, section, name, value, err, sizeof err) == -1) {
+		config_parse_error(p, err);
+		return 0;
+	}
+	return 1;
+}
+
+/* Load defaults, then the file, then the overrides. */
+int
+config_load(struct config *cfg, const char *path, int must_exist,
+    const struct config_override *ov, size_t nov, char *err, size_t errlen)
+{
+	struct config_parse p;
+	struct config tmp;
+	int rc;
+
+	config_defaults(&tmp);
+	memset(&p, 0, sizeof p);
+	p.cfg = &tmp;
+	p.path = path;
+	if (path != NULL && (p.fp = fopen(path, "r")) == NULL) {
+		if (errno != ENOENT || must_exist) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	if (p.fp != NULL) {
+		rc = ini_parse_stream(config_reader, &p, config_handler, &p);
+		fclose(p.fp);
+		if (p.err_line == 0 && rc != 0) {
+			p.err_line = rc > 0 ? rc : p.line;
+			snprintf(p.err, sizeof p.err, "syntax error");
+		}
+		if (p.err_line != 0) {
+			snprintf(err, errlen, "%s:%d: %s", path, p.err_line, p.err);
+			return -1;
+		}
+	}
+	for (size_t i = 0, cleared = 0; i < nov; i++) {
+		char msg[256];
+		/* Listens on the command line replace the file's. */
+		if (strcmp(ov[i].key, "listen") == 0 && !cleared) {
+			tmp.nlisten = 0;
+			cleared = 1;
+		}
+		if (config_set(&tmp, ov[i].section, ov[i].key, ov[i].value, msg,
+		    sizeof msg) == -1) {
+			snprintf(err, errlen, "command line: %s", msg);
+			return -1;
+		}
+	}
+	*cfg = tmp;
+	return 0;
+}

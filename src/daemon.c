@@ -1,0 +1,221 @@
+/*
+ * daemon.c: the daemon's lifecycle.
+ *
+ * Start-up: config → event base → ring → board and reader → hub →
+ * listeners → signals → start the reader → loop.
+ * Shutdown (SIGTERM/SIGINT): stop accepting, stop and join the reader,
+ * deliver what is left in the ring, flush the clients for at most
+ * DAEMON_FLUSH_MS, then free everything in reverse order.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board.h"
+#include "board_synthetic.h"
+#include "daemon.h"
+#include "hub.h"
+#include "listen.h"
+#include "log.h"
+#include "reader.h"
+#include "ring.h"
+
+/* How long shutdown waits for clients to take their last bytes. */
+#define DAEMON_FLUSH_MS 500
+/* The ring holds this many seconds of samples (at least RING_MIN). */
+#define DAEMON_RING_SECONDS 2
+#define DAEMON_RING_MIN 4096
+
+/* Everything the daemon owns, in start-up order. */
+struct daemon {
+	const struct daemon_opts *opts;
+	struct config cfg;
+	struct event_base *base;
+	struct ring *ring;
+	struct reader *reader;
+	struct hub *hub;
+	struct listeners *ls;
+	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_flush;		/* shutdown: polls for clients gone */
+	int64_t flush_deadline_ms;
+	int stopping;
+};
+
+/* Make the board the config asks for. */
+static struct board *
+daemon_board_new(const struct config *cfg, char *err, size_t errlen)
+{
+	struct board *b = NULL;
+
+	if (strcmp(cfg->board_type, "synthetic") == 0)
+		b = board_synthetic_new(cfg->rate, cfg->channels, cfg->seed);
+	else {
+		snprintf(err, errlen, "unknown board type '%s'", cfg->board_type);
+		return NULL;
+	}
+	if (b == NULL)
+		snprintf(err, errlen, "board %s: %s", cfg->board_type,
+		    strerror(errno));
+	return b;
+}
+
+/* Shutdown: leave the loop once every client is gone or time is up. */
+static void
+daemon_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { 0, 20 * 1000 };
+
+	if (hub_nclients(d->hub) == 0 || (d->flush_deadline_ms -= 20) <= 0) {
+		event_base_loopbreak(d->base);
+		return;
+	}
+	evtimer_add(d->ev_flush, &tv);
+}
+
+/* SIGTERM or SIGINT: begin the shutdown sequence. */
+static void
+daemon_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->stopping) {
+		log_notice("second signal: exiting now");
+		event_base_loopbreak(d->base);
+		return;
+	}
+	d->stopping = 1;
+	log_notice("signal %d: shutting down", (int)sig);
+	listen_close(d->ls);
+	d->ls = NULL;
+	reader_stop(d->reader);
+	hub_drain(d->hub);
+	hub_shutdown_clients(d->hub);
+	d->flush_deadline_ms = DAEMON_FLUSH_MS;
+	daemon_flush_cb(-1, 0, d);
+}
+
+/* SIGHUP: reload the config file; keep the clients. */
+static void
+daemon_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct config cfg;
+	char err[512];
+
+	if (config_load(&cfg, d->opts->config_path, d->opts->config_must_exist,
+	    d->opts->ov, d->opts->nov, err, sizeof err) == -1) {
+		log_errx("reload failed, keeping the old config: %s", err);
+		return;
+	}
+	if (strcmp(cfg.board_type, d->cfg.board_type) != 0 ||
+	    cfg.rate != d->cfg.rate || cfg.channels != d->cfg.channels ||
+	    cfg.seed != d->cfg.seed || cfg.nlisten != d->cfg.nlisten ||
+	    memcmp(cfg.listen, d->cfg.listen, sizeof cfg.listen) != 0)
+		log_notice("reload: board and listen changes need a restart");
+	log_set_level(cfg.log_level + d->opts->verbose);
+	hub_set_config(d->hub, &cfg);
+	d->cfg = cfg;
+	log_notice("reloaded %s", d->opts->config_path);
+}
+
+/* Free whatever was set up, in reverse order. */
+static void
+daemon_free(struct daemon *d)
+{
+	listen_close(d->ls);
+	if (d->reader != NULL)
+		reader_stop(d->reader);
+	hub_free(d->hub);
+	reader_free(d->reader);
+	ring_free(d->ring);
+	if (d->ev_term != NULL)
+		event_free(d->ev_term);
+	if (d->ev_int != NULL)
+		event_free(d->ev_int);
+	if (d->ev_hup != NULL)
+		event_free(d->ev_hup);
+	if (d->ev_flush != NULL)
+		event_free(d->ev_flush);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	libevent_global_shutdown();
+}
+
+/* Run until SIGTERM/SIGINT; returns the exit status. */
+int
+daemon_run(const struct daemon_opts *opts)
+{
+	struct daemon d;
+	struct board *board;
+	char err[512];
+	size_t cap;
+
+	memset(&d, 0, sizeof d);
+	d.opts = opts;
+	if (config_load(&d.cfg, opts->config_path, opts->config_must_exist,
+	    opts->ov, opts->nov, err, sizeof err) == -1) {
+		log_errx("%s", err);
+		return 78;	/* EX_CONFIG */
+	}
+	log_set_level(d.cfg.log_level + opts->verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((d.base = event_base_new()) == NULL) {
+		log_errx("cannot create the event base");
+		goto fail;
+	}
+	cap = (size_t)d.cfg.rate * DAEMON_RING_SECONDS;
+	if (cap < DAEMON_RING_MIN)
+		cap = DAEMON_RING_MIN;
+	if ((board = daemon_board_new(&d.cfg, err, sizeof err)) == NULL) {
+		log_errx("%s", err);
+		goto fail;
+	}
+	d.ring = ring_new(cap, record_size(board->desc.channels));
+	if (d.ring == NULL || (d.reader = reader_new(board, d.ring)) == NULL) {
+		log_warn("cannot create the ring");
+		if (d.ring != NULL)
+			board->ops->free(board);
+		goto fail;
+	}
+	if ((d.hub = hub_new(d.base, d.ring, d.reader, &d.cfg)) == NULL) {
+		log_errx("cannot create the hub");
+		goto fail;
+	}
+	if ((d.ls = listen_open(d.base, d.hub, &d.cfg, err, sizeof err)) ==
+	    NULL) {
+		log_errx("%s", err);
+		goto fail;
+	}
+	d.ev_term = evsignal_new(d.base, SIGTERM, daemon_stop_cb, &d);
+	d.ev_int = evsignal_new(d.base, SIGINT, daemon_stop_cb, &d);
+	d.ev_hup = evsignal_new(d.base, SIGHUP, daemon_reload_cb, &d);
+	d.ev_flush = evtimer_new(d.base, daemon_flush_cb, &d);
+	if (d.ev_term == NULL || d.ev_int == NULL || d.ev_hup == NULL ||
+	    d.ev_flush == NULL || evsignal_add(d.ev_term, NULL) == -1 ||
+	    evsignal_add(d.ev_int, NULL) == -1 ||
+	    evsignal_add(d.ev_hup, NULL) == -1) {
+		log_errx("cannot set up signals");
+		goto fail;
+	}
+	if (reader_start(d.reader) == -1) {
+		log_warn("cannot start the reader thread");
+		goto fail;
+	}
+	log_notice("eegd %s running: board %s, %u Hz, %u channels",
+	    PACKAGE_VERSION, d.cfg.board_type, d.cfg.rate, d.cfg.channels);
+	event_base_dispatch(d.base);
+	log_notice("stopped");
+	daemon_free(&d);
+	return 0;
+fail:
+	daemon_free(&d);
+	return 1;
+}

@@ -1,0 +1,96 @@
+/*
+ * hub.h: the event loop's side of the pipeline.
+ *
+ * The hub drains the ring when the reader wakes it (or when the coalescing
+ * timer fires), turns sequence jumps into gap notices, encodes each batch
+ * once per format in use, and hands the same bytes to every client of that
+ * format.  It owns the client list.  Everything here runs on the loop.
+ *
+ * Adaptive coalescing: the hub times each fan-out round.  While a round
+ * costs less than a fifth of the time between rounds, every batch goes out
+ * at once.  When it costs more than half, the hub waits `coalesce` before
+ * draining (doubling from 1 ms up to max_coalesce_ms), so each client gets
+ * several samples per write; it halves the wait again as the cost falls.
+ */
+#ifndef EEGD_HUB_H
+#define EEGD_HUB_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+/* glibc's sys/queue.h lacks the BSD _SAFE iterator. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                      \
+	for ((var) = TAILQ_FIRST(head);                                 \
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);      \
+	    (var) = (tvar))
+#endif
+
+#include "board.h"
+#include "config.h"
+#include "encode.h"
+#include "sample.h"
+
+struct event_base;
+struct ring;
+struct reader;
+struct client;
+struct event;
+struct evbuffer;
+
+/* Totals the hub keeps for status. */
+struct hub_stats {
+	uint64_t delivered;		/* samples taken from the ring */
+	uint64_t gaps;			/* gap notices broadcast */
+	uint64_t lost[GAP_NREASONS];	/* samples per gap reason */
+	uint64_t accepted;		/* connections accepted */
+	uint64_t refused;		/* connections refused (max_clients) */
+};
+
+/* The hub. */
+struct hub {
+	struct event_base *base;
+	struct ring *ring;
+	struct reader *reader;
+	struct config cfg;		/* the loop's copy, replaced on reload */
+	TAILQ_HEAD(, client) clients;
+	unsigned nclients;
+	struct event *ring_ev;		/* the ring's eventfd is readable */
+	struct event *flush_ev;		/* coalescing timer */
+	struct event *reap_ev;		/* frees closed clients */
+	struct evbuffer *batch[FMT_N];	/* this round, encoded once per format */
+	uint64_t next_seq;		/* the seq the hub expects next */
+	uint64_t run_id;
+	char run[17];			/* run_id in hex */
+	struct board_desc desc;		/* the board as last reported */
+	int board_state;		/* enum board_state */
+	int64_t start_us;		/* CLOCK_MONOTONIC at start */
+	unsigned coalesce_us;		/* current coalescing delay */
+	int64_t last_round_us;		/* start of the last fan-out round */
+	double load;			/* EWMA of round cost / round interval */
+	struct hub_stats stats;
+};
+
+/* Create the hub on base, draining ring fed by reader. */
+struct hub *hub_new(struct event_base *base, struct ring *ring,
+    struct reader *reader, const struct config *cfg);
+/* Close every client and free the hub. */
+void hub_free(struct hub *h);
+/* Apply a reloaded config (log level, caps, policy, limits). */
+void hub_set_config(struct hub *h, const struct config *cfg);
+/* Take a new connection; kind is LISTEN_UNIX or LISTEN_TCP. */
+void hub_accept(struct hub *h, int fd, int kind, const char *peer);
+/* Drain the ring and fan out now. */
+void hub_drain(struct hub *h);
+/* Stop reading from clients and start flushing them for shutdown. */
+void hub_shutdown_clients(struct hub *h);
+/* Return the number of connected clients. */
+unsigned hub_nclients(const struct hub *h);
+/* Fill a hello event (the stream description). */
+void hub_hello_msg(struct hub *h, struct msg *ev);
+/* Fill a status event; scratch holds its strings. */
+void hub_status_msg(struct hub *h, struct msg *ev);
+/* Mark a client closed and schedule its free outside callbacks. */
+void hub_client_closed(struct hub *h, struct client *c);
+
+#endif

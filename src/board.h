@@ -49,6 +49,7 @@ struct board_desc {
 	char name[32];		/* "synthetic", "cyton", "cyton-daisy" */
 	unsigned rate;		/* samples per second */
 	unsigned channels;
+	unsigned max_channels;	/* the most channels this board can have */
 	char labels[512];	/* comma-separated labels */
 	char firmware[64];	/* firmware text, or "" */
 };

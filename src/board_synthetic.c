@@ -179,6 +179,7 @@ board_synthetic_new(unsigned rate, unsigned channels, uint64_t seed)
 	snprintf(s->b.desc.name, sizeof s->b.desc.name, "synthetic");
 	s->b.desc.rate = rate;
 	s->b.desc.channels = channels;
+	s->b.desc.max_channels = channels;
 	for (unsigned k = 1; k <= channels; k++)
 		off += (size_t)snprintf(s->b.desc.labels + off,
 		    sizeof s->b.desc.labels - off, "%sch%u", k > 1 ? "," : "", k);

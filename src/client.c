@@ -14,7 +14,10 @@
 #include "client.h"
 #include "command.h"
 #include "encode.h"
+#include "encode_bin.h"
 #include "encode_csv.h"
+#include "group.h"
+#include "history.h"
 #include "hub.h"
 #include "log.h"
 
@@ -143,19 +146,43 @@ client_error(struct client *c, const char *message)
 void
 client_greet(struct client *c)
 {
+	struct hub *h = c->hub;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char labels[sizeof h->desc.labels];
 	struct msg ev;
 
-	hub_hello_msg(c->hub, &ev);
+	hub_hello_msg(h, c, &ev, labels, sizeof labels);
+	if (c->format == FMT_BINARY) {
+		encode_bin_header(out, c->group->nsel, c->group->n,
+		    (double)h->desc.rate / c->group->n, h->run_id, labels, "uV");
+		return;
+	}
 	client_send_msg(c, &ev);
 	if (c->format == FMT_CSV)
-		encode_csv_columns(bufferevent_get_output(c->bev),
-		    c->hub->desc.labels);
+		encode_csv_columns(out, labels);
+}
+
+/* Change the client's subscription; replies and greets anew. */
+static void
+client_resubscribe(struct client *c, uint64_t mask, unsigned n,
+    const char *what, const char *arg)
+{
+	if (hub_subscribe(c->hub, c, mask, n) == -1) {
+		client_error(c, "out of memory");
+		return;
+	}
+	client_ok(c, what, arg);
+	client_greet(c);
 }
 
 /* Carry out one parsed command. */
 static void
 client_command(struct client *c, const struct command *cmd)
 {
+	struct hub *h = c->hub;
+	struct group *g = c->group;
+	char buf[64], err[160], labels[sizeof h->desc.labels];
+	uint64_t mask;
 	struct msg ev;
 
 	switch (cmd->type) {
@@ -167,12 +194,18 @@ client_command(struct client *c, const struct command *cmd)
 		client_greet(c);
 		break;
 	case CMD_STATUS:
-		hub_status_msg(c->hub, &ev);
+		hub_status_msg(h, &ev);
 		client_send_msg(c, &ev);
 		client_ok(c, "status", NULL);
 		break;
 	case CMD_HELLO:
-		hub_hello_msg(c->hub, &ev);
+		if (cmd->version > 1) {
+			snprintf(err, sizeof err, "protocol version %u is not "
+			    "supported (this is version 1)", cmd->version);
+			client_error(c, err);
+			break;
+		}
+		hub_hello_msg(h, c, &ev, labels, sizeof labels);
 		client_send_msg(c, &ev);
 		client_ok(c, "hello", NULL);
 		break;
@@ -185,6 +218,91 @@ client_command(struct client *c, const struct command *cmd)
 	case CMD_QUIT:
 		client_ok(c, "quit", NULL);
 		client_finish(c);
+		break;
+	case CMD_CHANNELS:
+		if (command_channels(cmd->text, cmd->textlen, h->desc.labels,
+		    h->desc.channels, &mask, err, sizeof err) == -1) {
+			client_error(c, err);
+			break;
+		}
+		snprintf(buf, sizeof buf, "%.*s", (int)(cmd->textlen > 60 ? 60 :
+		    cmd->textlen), cmd->text);
+		client_resubscribe(c, mask, g->n, "channels", buf);
+		break;
+	case CMD_DECIMATE: {
+		/* The filter reads the history window: it must fit there. */
+		size_t taps = 2 * ((55 * (size_t)cmd->n + 1) / 2) + 1;
+		size_t have = (size_t)h->cfg.history_seconds * h->desc.rate;
+		if (cmd->n > 1 && (taps > have || cmd->n > h->desc.rate)) {
+			snprintf(err, sizeof err, "decimate %u needs a filter of "
+			    "%zu samples; the history holds %zu "
+			    "(history_seconds)", cmd->n, taps, have);
+			client_error(c, err);
+			break;
+		}
+		snprintf(buf, sizeof buf, "%u", cmd->n);
+		client_resubscribe(c, g->mask, cmd->n, "decimate", buf);
+		break;
+	}
+	case CMD_SINCE:
+		snprintf(buf, sizeof buf, "%llu", (unsigned long long)cmd->seq);
+		client_ok(c, "since", buf);
+		c->live = 0;
+		c->paused = 0;
+		if (cmd->has_run && cmd->run != h->run_id) {
+			/* Another run's seqs mean nothing here: from the oldest. */
+			uint64_t oldest = group_align(g, history_oldest(
+			    h->history));
+			encode_msg_init(&ev, "gap");
+			encode_add_u64(&ev, "seq", 0);
+			encode_add_u64(&ev, "count", oldest);
+			encode_add_str(&ev, "reason", "restart", 0);
+			client_send_msg(c, &ev);
+			c->cursor = oldest;
+		} else
+			c->cursor = group_align(g, cmd->seq);
+		hub_catch_up(h, c);
+		break;
+	case CMD_HISTORY: {
+		uint64_t back = (uint64_t)(cmd->seconds * h->desc.rate + 0.5);
+		snprintf(buf, sizeof buf, "%g", cmd->seconds);
+		client_ok(c, "history", buf);
+		c->live = 0;
+		c->paused = 0;
+		c->cursor = group_align(g, h->next_seq > back ?
+		    h->next_seq - back : 0);
+		hub_catch_up(h, c);
+		break;
+	}
+	case CMD_MARKER:
+		hub_marker(h, cmd->text, cmd->textlen);
+		client_ok(c, "marker", NULL);
+		break;
+	case CMD_PAUSE:
+		if (!c->paused) {
+			c->paused = 1;
+			c->pause_seq = c->live ? g->next_out : c->cursor;
+		}
+		client_ok(c, "pause", NULL);
+		break;
+	case CMD_RESUME:
+		client_ok(c, "resume", NULL);
+		if (c->paused) {
+			c->paused = 0;
+			if (g->next_out > c->pause_seq) {
+				encode_msg_init(&ev, "gap");
+				encode_add_u64(&ev, "seq", c->pause_seq);
+				encode_add_u64(&ev, "count",
+				    g->next_out - c->pause_seq);
+				encode_add_str(&ev, "reason", "paused", 0);
+				client_send_msg(c, &ev);
+			}
+			c->live = 1;
+			c->cursor = g->next_out;
+		}
+		break;
+	case CMD_BOARD:
+		client_error(c, "board commands are not supported by this board");
 		break;
 	}
 }
@@ -255,6 +373,9 @@ client_write_cb(struct bufferevent *bev, void *arg)
 		bufferevent_enable(c->bev, EV_READ);
 		client_process_input(c);
 	}
+	/* Replaying history: the next piece, now that there is room. */
+	if (!c->live)
+		hub_catch_up(c->hub, c);
 }
 
 /* EOF, error or timeout. */
@@ -334,13 +455,13 @@ client_deliver(struct client *c, const char *data, size_t len,
 			snprintf(msg, sizeof msg, "too slow: output over "
 			    "client_max_buffer (%zu bytes); disconnecting",
 			    c->hub->cfg.client_max_buffer);
-			log_info("client %s: %s", c->peer, msg);
+			log_notice("client %s: %s", c->peer, msg);
 			client_error(c, msg);
 			client_finish(c);
 			return;
 		}
 		if (!c->skipping)
-			log_info("client %s: slow, dropping from seq %llu",
+			log_notice("client %s: slow, dropping from seq %llu",
 			    c->peer, (unsigned long long)first);
 		c->skipping = 1;
 		c->skip_first = first;

@@ -17,6 +17,7 @@ struct hub;
 struct bufferevent;
 struct shared;
 struct msg;
+struct group;
 
 /* A connection. */
 struct client {
@@ -30,6 +31,12 @@ struct client {
 	int dead;		/* closed: waiting to be freed */
 	int closing;		/* flushing its output, then close */
 	int reading_paused;	/* output over the cap: commands wait */
+	struct group *group;	/* what it subscribes to */
+	int live;		/* takes its group's shared bytes each round */
+	uint64_t cursor;	/* not live: next output seq it is owed */
+	int paused;		/* pause: nothing is queued for it */
+	uint64_t pause_seq;	/* the first output seq it skipped */
+	int may_command;	/* may send board commands */
 	int skipping;		/* slow: data dropped until output drains */
 	uint64_t skip_first;	/* first seq not delivered */
 	uint64_t skip_end;	/* seq after the last one not delivered */

@@ -24,6 +24,7 @@ config_defaults(struct config *cfg)
 	cfg->client_max_buffer = 1024 * 1024;
 	cfg->slow_client = SLOW_DROP;
 	cfg->max_coalesce_ms = 16;
+	cfg->history_seconds = 10;
 	snprintf(cfg->board_type, sizeof cfg->board_type, "synthetic");
 	cfg->rate = 250;
 	cfg->channels = 8;
@@ -178,6 +179,10 @@ config_set_daemon(struct config *cfg, const char *key, const char *value,
 			cfg->slow_client = SLOW_DISCONNECT;
 		else
 			goto bad;
+	} else if (strcmp(key, "history_seconds") == 0) {
+		if (parse_uint(value, 1, 3600, &v) == -1)
+			goto bad;
+		cfg->history_seconds = (unsigned)v;
 	} else if (strcmp(key, "max_coalesce_ms") == 0) {
 		if (parse_uint(value, 0, 1000, &v) == -1)
 			goto bad;
@@ -291,7 +296,7 @@ config_reader(char *str, int num, void *stream)
 	p->line++;
 	if (p->too_long)
 		config_parse_error(p, "line too long");
-	if (memchr(str, '\0', (size_t)n) != str + n)
+	if (memchr(str, 0, (size_t)n) != NULL)
 		config_parse_error(p, "NUL byte in line");
 	/* An empty unknown section never reaches the handler: check here. */
 	{

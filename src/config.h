@@ -39,6 +39,7 @@ struct config {
 	size_t client_max_buffer;
 	enum slow_policy slow_client;
 	unsigned max_coalesce_ms;
+	unsigned history_seconds;
 	/* [board] */
 	char board_type[16];
 	unsigned rate;

@@ -23,6 +23,7 @@
 #include "hub.h"
 #include "listen.h"
 #include "log.h"
+#include "notify.h"
 #include "reader.h"
 #include "ring.h"
 
@@ -41,6 +42,7 @@ struct daemon {
 	struct reader *reader;
 	struct hub *hub;
 	struct listeners *ls;
+	struct notify *notify;
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_flush;		/* shutdown: polls for clients gone */
 	int64_t flush_deadline_ms;
@@ -92,6 +94,7 @@ daemon_stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	d->stopping = 1;
 	log_notice("signal %d: shutting down", (int)sig);
+	notify_stopping(d->notify);
 	listen_close(d->ls);
 	d->ls = NULL;
 	reader_stop(d->reader);
@@ -109,9 +112,11 @@ daemon_reload_cb(evutil_socket_t sig, short what, void *arg)
 	struct config cfg;
 	char err[512];
 
+	notify_reloading(d->notify);
 	if (config_load(&cfg, d->opts->config_path, d->opts->config_must_exist,
 	    d->opts->ov, d->opts->nov, err, sizeof err) == -1) {
 		log_errx("reload failed, keeping the old config: %s", err);
+		notify_ready(d->notify);
 		return;
 	}
 	if (strcmp(cfg.board_type, d->cfg.board_type) != 0 ||
@@ -123,12 +128,32 @@ daemon_reload_cb(evutil_socket_t sig, short what, void *arg)
 	hub_set_config(d->hub, &cfg);
 	d->cfg = cfg;
 	log_notice("reloaded %s", d->opts->config_path);
+	notify_ready(d->notify);
+}
+
+/* Build the one-line STATUS text for systemd. */
+static void
+daemon_status_text(void *arg, char *buf, size_t len)
+{
+	struct daemon *d = arg;
+	struct hub *h = d->hub;
+	uint64_t lost = 0;
+
+	for (int i = 0; i < GAP_NREASONS; i++)
+		if (i != GAP_SLOW_CLIENT)
+			lost += h->stats.lost[i];
+	snprintf(buf, len, "board %s: %s, %u Hz, %u clients, %llu samples "
+	    "lost, %llu slow-client drops", h->desc.name,
+	    sample_board_state_name(h->board_state), h->desc.rate,
+	    h->nclients, (unsigned long long)lost,
+	    (unsigned long long)h->stats.lost[GAP_SLOW_CLIENT]);
 }
 
 /* Free whatever was set up, in reverse order. */
 static void
 daemon_free(struct daemon *d)
 {
+	notify_free(d->notify);
 	listen_close(d->ls);
 	if (d->reader != NULL)
 		reader_stop(d->reader);
@@ -178,7 +203,7 @@ daemon_run(const struct daemon_opts *opts)
 		log_errx("%s", err);
 		goto fail;
 	}
-	d.ring = ring_new(cap, record_size(board->desc.channels));
+	d.ring = ring_new(cap, record_size(board->desc.max_channels));
 	if (d.ring == NULL || (d.reader = reader_new(board, d.ring)) == NULL) {
 		log_warn("cannot create the ring");
 		if (d.ring != NULL)
@@ -209,6 +234,14 @@ daemon_run(const struct daemon_opts *opts)
 		log_warn("cannot start the reader thread");
 		goto fail;
 	}
+	d.notify = notify_new(d.base, &reader_stats(d.reader)->heartbeat,
+	    daemon_status_text, &d);
+	if (d.notify == NULL) {
+		log_errx("out of memory");
+		goto fail;
+	}
+	/* Listeners are bound and the reader runs: ready, board or not. */
+	notify_ready(d.notify);
 	log_notice("eegd %s running: board %s, %u Hz, %u channels",
 	    PACKAGE_VERSION, d.cfg.board_type, d.cfg.rate, d.cfg.channels);
 	event_base_dispatch(d.base);

@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "encode.h"
+#include "encode_bin.h"
 #include "encode_csv.h"
 #include "encode_json.h"
 
-static const char *const format_names[FMT_N] = { "csv", "json" };
+static const char *const format_names[FMT_N] = { "csv", "json", "binary" };
 
 /* Start an event of class cls. */
 void
@@ -181,11 +182,13 @@ encode_msg(struct evbuffer *out, enum encode_format fmt,
 {
 	if (fmt == FMT_JSON)
 		encode_json_msg(out, ev);
+	else if (fmt == FMT_BINARY)
+		encode_bin_msg(out, ev);
 	else
 		encode_csv_msg(out, ev);
 }
 
-/* Render one sample in the given format, with its newline. */
+/* Render one sample as a text line (binary goes through encode_bin). */
 void
 encode_sample(struct evbuffer *out, enum encode_format fmt,
     const struct record *r)

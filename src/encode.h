@@ -15,7 +15,7 @@ struct evbuffer;
 struct record;
 
 /* Wire formats a client can choose. */
-enum encode_format { FMT_CSV = 0, FMT_JSON, FMT_N };
+enum encode_format { FMT_CSV = 0, FMT_JSON, FMT_BINARY, FMT_N };
 
 #define ENCODE_MAX_FIELDS 24
 

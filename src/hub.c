@@ -11,7 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/bufferevent.h>
+
 #include "client.h"
+#include "command.h"
+#include "group.h"
+#include "history.h"
 #include "hub.h"
 #include "log.h"
 #include "reader.h"
@@ -38,21 +43,32 @@ hub_random_id(void)
 	return v;
 }
 
-/* Fill a hello message (the stream description). */
+/* Fill a hello message describing the stream as client c sees it. */
 void
-hub_hello_msg(struct hub *h, struct msg *ev)
+hub_hello_msg(struct hub *h, struct client *c, struct msg *ev, char *labels,
+    size_t labelslen)
 {
+	const struct group *g = c->group;
+	double rate = (double)h->desc.rate / g->n;
+
+	group_labels(g, h->desc.labels, labels, labelslen);
 	encode_msg_init(ev, "hello");
 	encode_add_str(ev, "version", PACKAGE_VERSION, 0);
 	encode_add_u64(ev, "protocol", 1);
 	encode_add_str(ev, "run", h->run, 0);
 	encode_add_str(ev, "board", h->desc.name, 0);
-	encode_add_u64(ev, "rate", h->desc.rate);
-	encode_add_u64(ev, "channels", h->desc.channels);
-	encode_add_list(ev, "labels", h->desc.labels);
+	if (g->n == 1 || h->desc.rate % g->n == 0)
+		encode_add_u64(ev, "rate", h->desc.rate / g->n);
+	else
+		encode_add_dbl(ev, "rate", rate);
+	encode_add_u64(ev, "channels", g->nsel);
+	encode_add_list(ev, "labels", labels);
 	encode_add_str(ev, "units", "uV", 0);
+	encode_add_u64(ev, "decimate", g->n);
 	if (h->desc.firmware[0] != '\0')
 		encode_add_str(ev, "firmware", h->desc.firmware, 0);
+	if (h->board_state == BOARD_FALLBACK)
+		encode_add_str(ev, "fallback", "synthetic", 0);
 }
 
 /* Fill a status message. */
@@ -76,16 +92,20 @@ hub_status_msg(struct hub *h, struct msg *ev)
 	    h->stats.lost[GAP_RING_OVERFLOW]);
 	encode_add_u64(ev, "dropped_slow_client",
 	    h->stats.lost[GAP_SLOW_CLIENT]);
+	encode_add_u64(ev, "markers", h->stats.markers);
+	encode_add_u64(ev, "history_oldest", history_oldest(h->history));
 	encode_add_u64(ev, "coalesce_us", h->coalesce_us);
 	encode_add_str(ev, "run", h->run, 0);
 }
 
-/* Encode a message into the batch buffer of every format. */
+/* Put a message into this round of every group. */
 static void
 hub_batch_msg(struct hub *h, const struct msg *ev)
 {
-	for (int f = 0; f < FMT_N; f++)
-		encode_msg(h->batch[f], f, ev);
+	struct group *g;
+
+	TAILQ_FOREACH(g, &h->groups, entry)
+		group_msg(g, ev);
 }
 
 /* Announce count samples from seq as lost for reason. */
@@ -97,6 +117,7 @@ hub_gap(struct hub *h, uint64_t seq, uint64_t count, unsigned reason)
 	if (count == 0)
 		return;
 	h->stats.gaps++;
+	history_gap(h->history, seq, count, reason);
 	if (reason < GAP_NREASONS)
 		h->stats.lost[reason] += count;
 	log_info("gap: %llu samples from seq %llu (%s)",
@@ -109,11 +130,12 @@ hub_gap(struct hub *h, uint64_t seq, uint64_t count, unsigned reason)
 	hub_batch_msg(h, &ev);
 }
 
-/* Take one record from the ring into this round's batch. */
+/* Take one record from the ring into this round. */
 static void
-hub_record(struct hub *h, const struct record *rec, const int *used,
-    uint64_t *nsamples)
+hub_record(struct hub *h, const struct record *rec, struct msg *board_ev,
+    int *have_board_ev)
 {
+	struct group *g;
 	struct msg ev;
 
 	/* Anything the reader could not push shows as a jump in seq. */
@@ -124,12 +146,11 @@ hub_record(struct hub *h, const struct record *rec, const int *used,
 	case REC_SAMPLE:
 		if (rec->seq < h->next_seq)
 			return;	/* impossible: seq never goes back */
-		for (int f = 0; f < FMT_N; f++)
-			if (used[f])
-				encode_sample(h->batch[f], f, rec);
+		history_put(h->history, rec);
 		h->next_seq = rec->seq + 1;
 		h->stats.delivered++;
-		(*nsamples)++;
+		TAILQ_FOREACH(g, &h->groups, entry)
+			group_sample(g, h->history, rec);
 		break;
 	case REC_GAP:
 		hub_gap(h, rec->seq, rec->count, rec->reason);
@@ -143,7 +164,11 @@ hub_record(struct hub *h, const struct record *rec, const int *used,
 		    sample_board_state_name(rec->reason), 0);
 		encode_add_str(&ev, "board", h->desc.name, 0);
 		encode_add_u64(&ev, "seq", rec->seq);
+		if (h->desc.firmware[0] != '\0')
+			encode_add_str(&ev, "firmware", h->desc.firmware, 0);
 		hub_batch_msg(h, &ev);
+		*board_ev = ev;
+		*have_board_ev = 1;
 		log_notice("board %s: %s", h->desc.name,
 		    sample_board_state_name(rec->reason));
 		break;
@@ -181,47 +206,154 @@ hub_adapt(struct hub *h, int64_t round_start, int64_t round_end)
 		h->coalesce_us = max_us;
 }
 
+/* Send a not-live client what it is owed from the history. */
+void
+hub_catch_up(struct hub *h, struct client *c)
+{
+	struct group *g = c->group;
+	struct evbuffer *out;
+	size_t olen, budget = h->cfg.client_max_buffer / 2;
+
+	if (c->live || c->paused || c->dead || c->closing)
+		return;
+	out = bufferevent_get_output(c->bev);
+	olen = evbuffer_get_length(out);
+	if (olen >= budget)
+		return;	/* the write callback brings us back */
+	if (c->cursor < g->next_out)
+		group_replay(g, h->history, &c->cursor, g->next_out, c->format,
+		    out, budget - olen);
+	if (c->cursor == g->next_out)
+		c->live = 1;
+}
+
 /* Drain the ring and fan out now. */
 void
 hub_drain(struct hub *h)
 {
 	struct client *c, *tmp;
-	int used[FMT_N] = { 0 };
-	uint64_t first = h->next_seq, nsamples = 0;
-	struct shared *sh[FMT_N] = { NULL };
-	const char *data[FMT_N];
-	size_t len[FMT_N];
+	struct group *g, *gtmp;
+	struct msg board_ev;
+	int have_board_ev = 0;
 	int64_t t0;
 	size_t n;
+	uint64_t nrec = 0;
 
-	TAILQ_FOREACH(c, &h->clients, entry)
-		if (!c->dead)
-			used[c->format] = 1;
-	for (int f = 0; f < FMT_N; f++)
-		evbuffer_drain(h->batch[f], evbuffer_get_length(h->batch[f]));
+	/* Formats each group encodes this round: those of its live clients. */
+	TAILQ_FOREACH(g, &h->groups, entry) {
+		int used[FMT_N] = { 0 };
+		TAILQ_FOREACH(c, &h->clients, entry)
+			if (c->group == g && c->live && !c->paused && !c->dead)
+				used[c->format] = 1;
+		group_round_begin(g, used);
+	}
 	while ((n = ring_peek(h->ring)) > 0) {
 		for (size_t i = 0; i < n; i++)
-			hub_record(h, ring_item(h->ring, i), used, &nsamples);
+			hub_record(h, ring_item(h->ring, i), &board_ev,
+			    &have_board_ev);
+		nrec += n;
 		if (ring_release(h->ring, n) == 0)
 			break;
 	}
-	if (first == h->next_seq && nsamples == 0 &&
-	    evbuffer_get_length(h->batch[FMT_CSV]) == 0)
+	if (nrec == 0)
 		return;
 	t0 = timeutil_monotonic_us();
-	for (int f = 0; f < FMT_N; f++) {
-		len[f] = evbuffer_get_length(h->batch[f]);
-		data[f] = len[f] ? (const char *)evbuffer_pullup(h->batch[f],
-		    -1) : NULL;
+	TAILQ_FOREACH(g, &h->groups, entry)
+		group_round_end(g);
+	TAILQ_FOREACH_SAFE(c, &h->clients, entry, tmp) {
+		g = c->group;
+		if (c->dead || c->closing || c->paused)
+			continue;
+		if (!c->live) {
+			/* Board news reaches a catching-up client at once. */
+			if (have_board_ev)
+				client_send_msg(c, &board_ev);
+			hub_catch_up(h, c);
+			continue;
+		}
+		struct evbuffer *b = g->buf[c->format];
+		size_t len = evbuffer_get_length(b);
+		client_deliver(c, len ? (const char *)evbuffer_pullup(b, -1) :
+		    NULL, len, &g->sh[c->format], g->round_first, g->next_out,
+		    g->round_outputs);
 	}
-	TAILQ_FOREACH_SAFE(c, &h->clients, entry, tmp)
-		client_deliver(c, data[c->format], len[c->format],
-		    &sh[c->format], first, h->next_seq, nsamples);
-	for (int f = 0; f < FMT_N; f++)
-		if (sh[f] != NULL)
-			client_shared_unref(sh[f]);
-	if (nsamples > 0)
-		hub_adapt(h, t0, timeutil_monotonic_us());
+	TAILQ_FOREACH_SAFE(g, &h->groups, entry, gtmp)
+		for (int f = 0; f < FMT_N; f++)
+			if (g->sh[f] != NULL) {
+				client_shared_unref(g->sh[f]);
+				g->sh[f] = NULL;
+			}
+	hub_adapt(h, t0, timeutil_monotonic_us());
+}
+
+/* Return the mask of every channel of the board. */
+uint64_t
+hub_all_channels(const struct hub *h)
+{
+	unsigned nch = h->desc.channels;
+
+	return nch >= 64 ? UINT64_MAX : (1ULL << nch) - 1;
+}
+
+/* Move a client to the group for (mask, n); -1 on allocation failure. */
+int
+hub_subscribe(struct hub *h, struct client *c, uint64_t mask, unsigned n)
+{
+	struct group *g;
+
+	TAILQ_FOREACH(g, &h->groups, entry)
+		if (g->mask == mask && g->n == n)
+			break;
+	if (g == NULL) {
+		if ((g = group_new(mask, n, h->next_seq)) == NULL)
+			return -1;
+		TAILQ_INSERT_TAIL(&h->groups, g, entry);
+	}
+	g->refs++;
+	hub_unsubscribe(h, c);
+	c->group = g;
+	/* The new view starts where its group stands now. */
+	c->cursor = g->next_out;
+	c->live = 1;
+	return 0;
+}
+
+/* Release a client's group. */
+void
+hub_unsubscribe(struct hub *h, struct client *c)
+{
+	struct group *g = c->group;
+
+	if (g == NULL)
+		return;
+	c->group = NULL;
+	if (--g->refs == 0) {
+		TAILQ_REMOVE(&h->groups, g, entry);
+		group_free(g);
+	}
+}
+
+/* Stamp a marker now and broadcast it to every client. */
+void
+hub_marker(struct hub *h, const char *text, size_t len)
+{
+	char buf[COMMAND_MAX_MARKER + 1];
+	struct client *c;
+	struct msg ev;
+	uint64_t seq = h->next_seq ? h->next_seq - 1 : 0;
+
+	if (len > COMMAND_MAX_MARKER)
+		len = COMMAND_MAX_MARKER;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	encode_msg_init(&ev, "marker");
+	encode_add_u64(&ev, "seq", seq);
+	encode_add_time(&ev, "time", timeutil_realtime_us());
+	encode_add_str(&ev, "text", buf, 0);
+	h->stats.markers++;
+	log_info("marker at seq %llu: %s", (unsigned long long)seq, buf);
+	TAILQ_FOREACH(c, &h->clients, entry)
+		client_send_msg(c, &ev);
 }
 
 /* The reader woke us: drain now, or after the coalescing delay. */
@@ -263,6 +395,7 @@ hub_reap_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&h->clients, c, entry);
 		h->nclients--;
 		log_debug("client %s: closed", c->peer);
+		hub_unsubscribe(h, c);
 		client_free(c);
 	}
 }
@@ -288,15 +421,17 @@ hub_new(struct event_base *base, struct ring *ring, struct reader *reader,
 	h->reader = reader;
 	h->cfg = *cfg;
 	TAILQ_INIT(&h->clients);
+	TAILQ_INIT(&h->groups);
 	h->run_id = hub_random_id();
 	snprintf(h->run, sizeof h->run, "%016llx",
 	    (unsigned long long)h->run_id);
 	reader_get_desc(reader, &h->desc);
 	h->board_state = BOARD_RETRYING;
 	h->start_us = h->last_round_us = timeutil_monotonic_us();
-	for (int f = 0; f < FMT_N; f++)
-		if ((h->batch[f] = evbuffer_new()) == NULL)
-			goto fail;
+	h->history = history_new((size_t)cfg->history_seconds * h->desc.rate,
+	    h->desc.max_channels ? h->desc.max_channels : h->desc.channels);
+	if (h->history == NULL)
+		goto fail;
 	h->ring_ev = event_new(base, ring_fd(ring), EV_READ | EV_PERSIST,
 	    hub_ring_cb, h);
 	h->flush_ev = evtimer_new(base, hub_flush_cb, h);
@@ -320,6 +455,7 @@ hub_free(struct hub *h)
 		return;
 	TAILQ_FOREACH_SAFE(c, &h->clients, entry, tmp) {
 		TAILQ_REMOVE(&h->clients, c, entry);
+		hub_unsubscribe(h, c);
 		client_free(c);
 	}
 	if (h->ring_ev != NULL)
@@ -328,9 +464,7 @@ hub_free(struct hub *h)
 		event_free(h->flush_ev);
 	if (h->reap_ev != NULL)
 		event_free(h->reap_ev);
-	for (int f = 0; f < FMT_N; f++)
-		if (h->batch[f] != NULL)
-			evbuffer_free(h->batch[f]);
+	history_free(h->history);
 	free(h);
 }
 
@@ -363,6 +497,11 @@ hub_accept(struct hub *h, int fd, int kind, const char *peer)
 	}
 	if ((c = client_new(h, fd, kind, peer)) == NULL) {
 		log_warn("client %s", peer);
+		return;
+	}
+	if (hub_subscribe(h, c, hub_all_channels(h), 1) == -1) {
+		log_warn("client %s", peer);
+		client_free(c);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&h->clients, c, entry);

@@ -2,9 +2,13 @@
  * hub.h: the event loop's side of the pipeline.
  *
  * The hub drains the ring when the reader wakes it (or when the coalescing
- * timer fires), turns sequence jumps into gap notices, encodes each batch
- * once per format in use, and hands the same bytes to every client of that
- * format.  It owns the client list.  Everything here runs on the loop.
+ * timer fires), keeps the history window, turns sequence jumps into gap
+ * notices, encodes each round once per group (channel subset and
+ * decimation) and format in use, and hands the same bytes to every live
+ * client of that group and format.  A client that is not live (it asked
+ * for `since` or `history`) catches up from the history window, encoded
+ * for it alone, then joins its group's shared bytes.  The hub owns the
+ * client and group lists.  Everything here runs on the loop.
  *
  * Adaptive coalescing: the hub times each fan-out round.  While a round
  * costs less than a fifth of the time between rounds, every batch goes out
@@ -37,6 +41,9 @@ struct reader;
 struct client;
 struct event;
 struct evbuffer;
+struct group;
+struct history;
+struct msg;
 
 /* Totals the hub keeps for status. */
 struct hub_stats {
@@ -45,7 +52,10 @@ struct hub_stats {
 	uint64_t lost[GAP_NREASONS];	/* samples per gap reason */
 	uint64_t accepted;		/* connections accepted */
 	uint64_t refused;		/* connections refused (max_clients) */
+	uint64_t markers;		/* markers broadcast */
 };
+
+#define HUB_ROUND_EVENTS 16
 
 /* The hub. */
 struct hub {
@@ -54,11 +64,12 @@ struct hub {
 	struct reader *reader;
 	struct config cfg;		/* the loop's copy, replaced on reload */
 	TAILQ_HEAD(, client) clients;
+	TAILQ_HEAD(, group) groups;
 	unsigned nclients;
+	struct history *history;
 	struct event *ring_ev;		/* the ring's eventfd is readable */
 	struct event *flush_ev;		/* coalescing timer */
 	struct event *reap_ev;		/* frees closed clients */
-	struct evbuffer *batch[FMT_N];	/* this round, encoded once per format */
 	uint64_t next_seq;		/* the seq the hub expects next */
 	uint64_t run_id;
 	char run[17];			/* run_id in hex */
@@ -86,11 +97,22 @@ void hub_drain(struct hub *h);
 void hub_shutdown_clients(struct hub *h);
 /* Return the number of connected clients. */
 unsigned hub_nclients(const struct hub *h);
-/* Fill a hello event (the stream description). */
-void hub_hello_msg(struct hub *h, struct msg *ev);
-/* Fill a status event; scratch holds its strings. */
+/* Fill a hello message describing the stream as client c sees it. */
+void hub_hello_msg(struct hub *h, struct client *c, struct msg *ev,
+    char *labels, size_t labelslen);
+/* Fill a status message. */
 void hub_status_msg(struct hub *h, struct msg *ev);
 /* Mark a client closed and schedule its free outside callbacks. */
 void hub_client_closed(struct hub *h, struct client *c);
+/* Move a client to the group for (mask, n); -1 on allocation failure. */
+int hub_subscribe(struct hub *h, struct client *c, uint64_t mask, unsigned n);
+/* Release a client's group. */
+void hub_unsubscribe(struct hub *h, struct client *c);
+/* Send a not-live client what it is owed from the history. */
+void hub_catch_up(struct hub *h, struct client *c);
+/* Stamp a marker now and broadcast it to every client. */
+void hub_marker(struct hub *h, const char *text, size_t len);
+/* Return the mask of every channel of the board. */
+uint64_t hub_all_channels(const struct hub *h);
 
 #endif

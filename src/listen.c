@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "hub.h"
@@ -138,7 +139,7 @@ listen_bind_unix(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	if (errno == ECONNREFUSED) {
-		log_info("removing stale socket %s", path);
+		log_notice("removing stale socket %s", path);
 		unlink(path);
 	}
 	close(fd);
@@ -262,6 +263,67 @@ listen_add(struct listeners *ls, struct event_base *base, int fd, int kind,
 	return 0;
 }
 
+/* Adopt the sockets systemd passed; returns how many, -1 with err. */
+static int
+listen_adopt(struct listeners *ls, struct event_base *base, char *err,
+    size_t errlen)
+{
+	char **names = NULL, name[160];
+	int n, adopted = 0;
+
+	if ((n = sd_listen_fds_with_names(1, &names)) <= 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i, kind;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+
+		/* Any fd name is fine: socket units name every fd alike. */
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+			struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+			kind = LISTEN_UNIX;
+			memset(&ss, 0, sizeof ss);
+			getsockname(fd, (struct sockaddr *)&ss, &sl);
+			snprintf(name, sizeof name, "unix:%s", sun->sun_path);
+		} else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) >
+		    0) {
+			char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+			kind = LISTEN_TCP;
+			getsockname(fd, (struct sockaddr *)&ss, &sl);
+			getnameinfo((struct sockaddr *)&ss, sl, host,
+			    sizeof host, port, sizeof port,
+			    NI_NUMERICHOST | NI_NUMERICSERV);
+			snprintf(name, sizeof name, strchr(host, ':') ?
+			    "tcp:[%s]:%s" : "tcp:%s:%s", host, port);
+			if (!listen_is_loopback((struct sockaddr *)&ss))
+				log_warnx("listening on non-loopback address "
+				    "%s: anyone who can reach it can subscribe",
+				    host);
+		} else {
+			log_warnx("socket activation: fd %d (%s) is not a "
+			    "listening stream socket; ignored", fd,
+			    names && names[i] ? names[i] : "?");
+			close(fd);
+			continue;
+		}
+		log_notice("socket activation: adopting fd %d (%s)", fd,
+		    names && names[i] ? names[i] : "?");
+		/* systemd owns the socket file: no path, so no unlink. */
+		if (listen_add(ls, base, fd, kind, name, NULL, err, errlen) ==
+		    -1) {
+			adopted = -1;
+			break;
+		}
+		adopted++;
+	}
+	if (names != NULL) {
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	return adopted;
+}
+
 /* Bind every address of cfg (or the defaults); NULL with err on failure. */
 struct listeners *
 listen_open(struct event_base *base, struct hub *hub, const struct config *cfg,
@@ -278,6 +340,18 @@ listen_open(struct event_base *base, struct hub *hub, const struct config *cfg,
 		return NULL;
 	}
 	ls->hub = hub;
+	switch (listen_adopt(ls, base, err, errlen)) {
+	case -1:
+		goto fail;
+	case 0:
+		break;
+	default:
+		/* Socket activation replaces every listen line. */
+		if (cfg->nlisten > 0)
+			log_notice("socket activation: ignoring the %zu "
+			    "configured listen address(es)", cfg->nlisten);
+		return ls;
+	}
 	if (n == 0) {
 		memset(defaults, 0, sizeof defaults);
 		defaults[0].kind = LISTEN_UNIX;

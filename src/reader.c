@@ -30,6 +30,7 @@ struct reader {
 	pthread_mutex_t desc_lock;
 	struct board_desc desc;
 	struct reader_stats stats;
+	uint64_t hang_after;	/* test hook: hang after this many samples */
 };
 
 /* Push one record, counting it as dropped when the ring is full. */
@@ -50,6 +51,14 @@ reader_sink_sample(struct board_sink *sink, struct record *rec)
 	rec->type = REC_SAMPLE;
 	rec->seq = sink->next_seq++;
 	atomic_fetch_add_explicit(&r->stats.produced, 1, memory_order_relaxed);
+	if (r->hang_after != 0 && sink->next_seq >= r->hang_after) {
+		/* EEGD_TEST_HANG_READER: act hung, no heartbeat, until stop. */
+		log_warnx("test hook: the reader thread hangs now");
+		while (!atomic_load(&r->stop)) {
+			struct timespec ts = { 0, 10000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
 	if (reader_push(r, rec) == -1)
 		atomic_fetch_add_explicit(&r->stats.ring_dropped, 1,
 		    memory_order_relaxed);
@@ -169,6 +178,10 @@ reader_new(struct board *board, struct ring *ring)
 	r->sink.gap = reader_sink_gap;
 	r->sink.scratch = reader_sink_scratch;
 	pthread_mutex_init(&r->desc_lock, NULL);
+	/* A test-only hook: see ENVIRONMENT in eegd(8). */
+	if (getenv("EEGD_TEST_HANG_READER") != NULL)
+		r->hang_after = strtoull(getenv("EEGD_TEST_HANG_READER"), NULL,
+		    10);
 	r->desc = board->desc;
 	atomic_init(&r->stop, false);
 	atomic_init(&r->stats.state, BOARD_RETRYING);

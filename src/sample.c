@@ -11,6 +11,7 @@ static const char *const gap_names[GAP_NREASONS] = {
 	[GAP_BOARD_LOST] = "board_lost",
 	[GAP_RESTART] = "restart",
 	[GAP_PAUSED] = "paused",
+	[GAP_EXPIRED] = "expired",
 };
 
 /* Return the protocol name of a gap reason. */

@@ -29,6 +29,7 @@ enum gap_reason {
 	GAP_BOARD_LOST,
 	GAP_RESTART,
 	GAP_PAUSED,
+	GAP_EXPIRED,
 	GAP_NREASONS
 };
 

@@ -117,9 +117,11 @@ encode_uint(char *buf, uint64_t v)
 }
 
 /*
- * Write v with `decimals` decimals into buf; returns length.  Values are
- * rounded half away from zero; a value that rounds to zero is written
- * without a sign.  Non-finite values and |v| >= 1e15 fall back to printf.
+ * Write v with `decimals` decimals (0..6) into buf (>= 32 bytes); returns
+ * the length.  Values are rounded half away from zero; a value that
+ * rounds to zero is written without a sign.  A non-finite value is
+ * written as 0, and one too large for exact fixed point (|v| * 10^d >=
+ * 2^53) in exponent form, which always fits.
  */
 size_t
 encode_fixed(char *buf, double v, int decimals)
@@ -129,12 +131,19 @@ encode_fixed(char *buf, double v, int decimals)
 	double scaled;
 	uint64_t m, ip, fp, div = 1;
 	size_t n = 0;
-	int neg = v < 0;
+	int neg = v < 0, len;
 
-	if (!isfinite(v) || fabs(v) >= 1e15 || decimals < 0 || decimals > 6)
-		return (size_t)snprintf(buf, 32, "%.*f", decimals < 0 ? 0 :
-		    decimals > 6 ? 6 : decimals, isfinite(v) ? v : 0.0);
+	if (decimals < 0)
+		decimals = 0;
+	if (decimals > 6)
+		decimals = 6;
+	if (!isfinite(v))
+		v = 0;
 	scaled = fabs(v) * pow10[decimals] + 0.5;
+	if (scaled >= 9007199254740992.0) {
+		len = snprintf(buf, 32, "%.6e", v);
+		return len < 0 ? 0 : (size_t)len > 31 ? 31 : (size_t)len;
+	}
 	m = (uint64_t)scaled;
 	for (int i = 0; i < decimals; i++)
 		div *= 10;

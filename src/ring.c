@@ -19,7 +19,8 @@
 struct ring {
 	unsigned char *slots;
 	size_t mask;
-	size_t item_size;
+	size_t item_size;	/* the caller's size: what ring_push copies */
+	size_t stride;		/* item_size rounded up to 8: slot spacing */
 	int efd;
 	_Alignas(64) size_t head;	/* producer: next slot to write */
 	_Alignas(64) size_t tail;	/* consumer: next slot to read */
@@ -42,9 +43,10 @@ ring_new(size_t min_items, size_t item_size)
 	if ((r = aligned_alloc(64, sizeof *r)) == NULL)
 		return NULL;
 	memset(r, 0, sizeof *r);
-	r->item_size = (item_size + 7) & ~(size_t)7;
+	r->item_size = item_size;
+	r->stride = (item_size + 7) & ~(size_t)7;
 	r->mask = cap - 1;
-	if ((r->slots = calloc(cap, r->item_size)) == NULL)
+	if ((r->slots = calloc(cap, r->stride)) == NULL)
 		goto fail;
 	if ((r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		goto fail;
@@ -96,7 +98,7 @@ ring_reserve(struct ring *r)
 {
 	if (atomic_load_explicit(&r->count, memory_order_acquire) > r->mask)
 		return NULL;
-	return r->slots + (r->head & r->mask) * r->item_size;
+	return r->slots + (r->head & r->mask) * r->stride;
 }
 
 /* Producer: publish the reserved slot; wakes the consumer on empty→non-empty. */
@@ -147,7 +149,7 @@ ring_peek(struct ring *r)
 const void *
 ring_item(const struct ring *r, size_t i)
 {
-	return r->slots + ((r->tail + i) & r->mask) * r->item_size;
+	return r->slots + ((r->tail + i) & r->mask) * r->stride;
 }
 
 /* Consumer: release n items; returns how many are still ready after that. */

@@ -10,6 +10,7 @@
 #ifndef EEGD_BOARD_H
 #define EEGD_BOARD_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,14 +51,29 @@ struct board_desc {
 	unsigned rate;		/* samples per second */
 	unsigned channels;
 	unsigned max_channels;	/* the most channels this board can have */
+	double range_uv;	/* values lie within +-range_uv */
 	char labels[512];	/* comma-separated labels */
 	char firmware[64];	/* firmware text, or "" */
+};
+
+/*
+ * Counters a board keeps for status.  The reader thread writes them; the
+ * loop reads them (relaxed atomics, no other sharing).
+ */
+struct board_counters {
+	atomic_uint_fast64_t bytes_discarded;	/* skipped to find packets */
+	atomic_uint_fast64_t bad_packets;	/* sync lost at a boundary */
+	atomic_uint_fast64_t unpaired;		/* Daisy halves dropped */
+	atomic_uint_fast64_t restarts;		/* counter restarts, no loss */
+	atomic_uint_fast64_t reconnects;	/* the board was found again */
+	atomic_uint_fast64_t rate_mhz;		/* estimated true rate, mHz */
 };
 
 /* The common part of every board; drivers embed it first. */
 struct board {
 	const struct board_ops *ops;
 	struct board_desc desc;
+	struct board_counters counters;
 };
 
 #endif

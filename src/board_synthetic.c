@@ -180,6 +180,8 @@ board_synthetic_new(unsigned rate, unsigned channels, uint64_t seed)
 	s->b.desc.rate = rate;
 	s->b.desc.channels = channels;
 	s->b.desc.max_channels = channels;
+	/* The largest amplitude plus the noise. */
+	s->b.desc.range_uv = 10.0 * channels + SYNTH_NOISE_UV;
 	for (unsigned k = 1; k <= channels; k++)
 		off += (size_t)snprintf(s->b.desc.labels + off,
 		    sizeof s->b.desc.labels - off, "%sch%u", k > 1 ? "," : "", k);

@@ -20,6 +20,7 @@
 #include "history.h"
 #include "hub.h"
 #include "log.h"
+#include "reader.h"
 
 /* The read high-water mark: input is processed in lines of at most 1 KiB. */
 #define CLIENT_READ_HIGH (4 * COMMAND_MAX_LINE)
@@ -151,15 +152,79 @@ client_greet(struct client *c)
 	char labels[sizeof h->desc.labels];
 	struct msg ev;
 
-	hub_hello_msg(h, c, &ev, labels, sizeof labels);
+	hub_hello_msg(h, c->group, &ev, labels, sizeof labels);
 	if (c->format == FMT_BINARY) {
 		encode_bin_header(out, c->group->nsel, c->group->n,
-		    (double)h->desc.rate / c->group->n, h->run_id, labels, "uV");
+		    (double)h->desc.rate / c->group->n, h->run_id,
+		    h->desc.range_uv, labels, "uV");
 		return;
 	}
 	client_send_msg(c, &ev);
 	if (c->format == FMT_CSV)
 		encode_csv_columns(out, labels);
+}
+
+/* A board command this client sent finished: reply ok or error. */
+void
+client_board_result(struct client *c, int ok, const char *msg)
+{
+	char err[128];
+
+	if (ok) {
+		client_ok(c, "board", NULL);
+		return;
+	}
+	snprintf(err, sizeof err, "board: %s", msg);
+	client_error(c, err);
+}
+
+/*
+ * May this peer send board commands?  On the Unix socket: uid 0, the
+ * daemon's uid, or primary gid the daemon's gid.  Over TCP only with
+ * board_commands_tcp = yes.
+ */
+static int
+client_may_command(struct client *c, char *err, size_t errlen)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (c->kind == LISTEN_TCP) {
+		if (c->hub->cfg.board_commands_tcp)
+			return 1;
+		snprintf(err, errlen, "board commands over TCP are disabled "
+		    "(board_commands_tcp = no)");
+		return 0;
+	}
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		snprintf(err, errlen, "cannot check the peer's credentials");
+		return 0;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid() || cred.gid == getegid())
+		return 1;
+	snprintf(err, errlen, "permission denied: board commands need uid 0, "
+	    "the daemon's user or its group");
+	return 0;
+}
+
+/* Queue a board command for the reader thread; it replies later. */
+static void
+client_board_command(struct client *c, const struct command *cmd)
+{
+	char text[COMMAND_MAX_BOARD + 1], err[160];
+
+	if (!client_may_command(c, err, sizeof err)) {
+		client_error(c, err);
+		return;
+	}
+	memcpy(text, cmd->text, cmd->textlen);
+	text[cmd->textlen] = '\0';
+	if (memchr(cmd->text, '\0', cmd->textlen) != NULL) {
+		client_error(c, "board: NUL in command");
+		return;
+	}
+	if (reader_submit(c->hub->reader, c->id, text) == -1)
+		client_error(c, "board: too many commands queued; try again");
 }
 
 /* Change the client's subscription; replies and greets anew. */
@@ -205,7 +270,7 @@ client_command(struct client *c, const struct command *cmd)
 			client_error(c, err);
 			break;
 		}
-		hub_hello_msg(h, c, &ev, labels, sizeof labels);
+		hub_hello_msg(h, c->group, &ev, labels, sizeof labels);
 		client_send_msg(c, &ev);
 		client_ok(c, "hello", NULL);
 		break;
@@ -302,7 +367,7 @@ client_command(struct client *c, const struct command *cmd)
 		}
 		break;
 	case CMD_BOARD:
-		client_error(c, "board commands are not supported by this board");
+		client_board_command(c, cmd);
 		break;
 	}
 }

@@ -23,6 +23,7 @@ struct group;
 struct client {
 	TAILQ_ENTRY(client) entry;
 	struct hub *hub;
+	uint64_t id;		/* unique in this run */
 	struct bufferevent *bev;
 	int fd;
 	int kind;		/* LISTEN_UNIX or LISTEN_TCP */
@@ -68,6 +69,8 @@ void client_send_msg(struct client *c, const struct msg *ev);
 void client_close(struct client *c);
 /* Stop reading and close once the output is flushed. */
 void client_finish(struct client *c);
+/* A board command this client sent finished: reply ok or error. */
+void client_board_result(struct client *c, int ok, const char *msg);
 /* Drop a reference to a shared block. */
 void client_shared_unref(struct shared *sh);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "sample.h"
@@ -29,6 +30,60 @@ config_defaults(struct config *cfg)
 	cfg->rate = 250;
 	cfg->channels = 8;
 	cfg->seed = 1;
+	snprintf(cfg->device, sizeof cfg->device, "auto");
+	snprintf(cfg->mqtt.host, sizeof cfg->mqtt.host, "127.0.0.1");
+	cfg->mqtt.port = 1883;
+	cfg->mqtt.batch_ms = 40;
+}
+
+/* Parse yes/no (also true/false, on/off, 1/0); -1 when neither. */
+static int
+parse_bool(const char *s)
+{
+	if (!strcasecmp(s, "yes") || !strcasecmp(s, "true") ||
+	    !strcasecmp(s, "on") || !strcmp(s, "1"))
+		return 1;
+	if (!strcasecmp(s, "no") || !strcasecmp(s, "false") ||
+	    !strcasecmp(s, "off") || !strcmp(s, "0"))
+		return 0;
+	return -1;
+}
+
+/* Parse "24,24,..." (1 to 16 gains from 1 2 4 6 8 12 24); one applies to all. */
+static int
+parse_gains(const char *s, uint8_t *gain)
+{
+	uint8_t g[16];
+	unsigned n = 0;
+	const char *p = s;
+
+	while (*p != '\0') {
+		char *end;
+		unsigned long v;
+		while (*p == ' ')
+			p++;
+		if (n == 16 || *p < '0' || *p > '9')
+			return -1;
+		v = strtoul(p, &end, 10);
+		if (v != 1 && v != 2 && v != 4 && v != 6 && v != 8 && v != 12 &&
+		    v != 24)
+			return -1;
+		g[n++] = (uint8_t)v;
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p == ',') {
+			p++;
+			if (*p == '\0')
+				return -1;
+		} else if (*p != '\0')
+			return -1;
+	}
+	if (n == 0)
+		return -1;
+	for (unsigned i = 0; i < 16; i++)
+		gain[i] = n == 1 ? g[0] : i < n ? g[i] : 0;
+	return 0;
 }
 
 /* Parse an unsigned decimal in [min, max]; -1 when not. */
@@ -204,10 +259,31 @@ config_set_board(struct config *cfg, const char *key, const char *value,
 {
 	unsigned long long v;
 
+	int b;
+
 	if (strcmp(key, "type") == 0) {
-		if (strcmp(value, "synthetic") != 0)
+		if (strcmp(value, "synthetic") != 0 && strcmp(value, "cyton") != 0)
 			goto bad;
 		snprintf(cfg->board_type, sizeof cfg->board_type, "%s", value);
+	} else if (strcmp(key, "device") == 0) {
+		if (*value == '\0' || strlen(value) >= sizeof cfg->device ||
+		    (strcmp(value, "auto") != 0 && *value != '/'))
+			goto bad;
+		snprintf(cfg->device, sizeof cfg->device, "%s", value);
+	} else if (strcmp(key, "gain") == 0) {
+		if (parse_gains(value, cfg->gain) == -1)
+			goto bad;
+	} else if (strcmp(key, "fallback") == 0) {
+		if (strcmp(value, "synthetic") == 0)
+			cfg->fallback_synthetic = 1;
+		else if (strcmp(value, "none") == 0)
+			cfg->fallback_synthetic = 0;
+		else
+			goto bad;
+	} else if (strcmp(key, "board_commands_tcp") == 0) {
+		if ((b = parse_bool(value)) == -1)
+			goto bad;
+		cfg->board_commands_tcp = b;
 	} else if (strcmp(key, "rate") == 0) {
 		if (parse_uint(value, 1, 100000, &v) == -1)
 			goto bad;
@@ -230,6 +306,101 @@ bad:
 	return -1;
 }
 
+/* Copy a path-like value into a fixed buffer; -1 when empty or too long. */
+static int
+set_string(char *dst, size_t len, const char *value)
+{
+	if (*value == '\0' || strlen(value) >= len)
+		return -1;
+	snprintf(dst, len, "%s", value);
+	return 0;
+}
+
+/* Apply one [mqtt] key. */
+static int
+config_set_mqtt(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	struct mqtt_config *m = &cfg->mqtt;
+	unsigned long long v;
+
+#ifndef HAVE_MQTT
+	snprintf(err, errlen, "[mqtt]: eegd was built without MQTT support "
+	    "(configure --with-mqtt=yes, libmosquitto-dev)");
+	return -1;
+#endif
+	m->enabled = 1;
+	if (strcmp(key, "broker") == 0) {
+		const char *colon = strrchr(value, ':');
+		if (*value == '/') {
+			if (set_string(m->host, sizeof m->host, value) == -1)
+				goto bad;
+			m->port = 0;
+		} else {
+			char host[256];
+			size_t hl;
+			if (colon == NULL || (hl = (size_t)(colon - value)) == 0 ||
+			    hl >= sizeof host ||
+			    parse_uint(colon + 1, 1, 65535, &v) == -1)
+				goto bad;
+			memcpy(host, value, hl);
+			host[hl] = '\0';
+			if (host[0] == '[' && host[hl - 1] == ']') {
+				memmove(host, host + 1, hl - 2);
+				host[hl - 2] = '\0';
+			}
+			snprintf(m->host, sizeof m->host, "%s", host);
+			m->port = (unsigned)v;
+		}
+	} else if (strcmp(key, "topic_prefix") == 0) {
+		if (set_string(m->topic_prefix, sizeof m->topic_prefix, value) ==
+		    -1 || strpbrk(value, "#+") != NULL ||
+		    value[strlen(value) - 1] == '/')
+			goto bad;
+	} else if (strcmp(key, "qos") == 0) {
+		if (parse_uint(value, 0, 2, &v) == -1)
+			goto bad;
+		m->qos = (int)v;
+	} else if (strcmp(key, "client_id") == 0) {
+		if (set_string(m->client_id, sizeof m->client_id, value) == -1)
+			goto bad;
+	} else if (strcmp(key, "username") == 0) {
+		if (set_string(m->username, sizeof m->username, value) == -1)
+			goto bad;
+	} else if (strcmp(key, "password_file") == 0) {
+		if (set_string(m->password_file, sizeof m->password_file,
+		    value) == -1)
+			goto bad;
+	} else if (strcmp(key, "cafile") == 0) {
+		if (set_string(m->cafile, sizeof m->cafile, value) == -1)
+			goto bad;
+	} else if (strcmp(key, "certfile") == 0) {
+		if (set_string(m->certfile, sizeof m->certfile, value) == -1)
+			goto bad;
+	} else if (strcmp(key, "keyfile") == 0) {
+		if (set_string(m->keyfile, sizeof m->keyfile, value) == -1)
+			goto bad;
+	} else if (strcmp(key, "batch_ms") == 0) {
+		if (parse_uint(value, 1, 10000, &v) == -1)
+			goto bad;
+		m->batch_ms = (unsigned)v;
+	} else if (strcmp(key, "mqtt_format") == 0) {
+		if (strcmp(value, "json") == 0)
+			m->json = 1;
+		else if (strcmp(value, "binary") == 0)
+			m->json = 0;
+		else
+			goto bad;
+	} else {
+		snprintf(err, errlen, "unknown key '%s' in [mqtt]", key);
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "bad value '%s' for %s", value, key);
+	return -1;
+}
+
 /* Apply one section/key/value; -1 with a message in err when invalid. */
 int
 config_set(struct config *cfg, const char *section, const char *key,
@@ -239,6 +410,8 @@ config_set(struct config *cfg, const char *section, const char *key,
 		return config_set_daemon(cfg, key, value, err, errlen);
 	if (strcmp(section, "board") == 0)
 		return config_set_board(cfg, key, value, err, errlen);
+	if (strcmp(section, "mqtt") == 0)
+		return config_set_mqtt(cfg, key, value, err, errlen);
 	if (*section == '\0')
 		snprintf(err, errlen, "key '%s' outside any section", key);
 	else
@@ -294,6 +467,17 @@ config_reader(char *str, int num, void *stream)
 	str[n++] = '\n';
 	str[n] = '\0';
 	p->line++;
+	/*
+	 * Indentation means nothing here (libinih would take an indented line
+	 * as the continuation of the previous value): strip it.
+	 */
+	{
+		size_t lead = strspn(str, " \t");
+		if (lead > 0) {
+			memmove(str, str + lead, (size_t)n + 1 - lead);
+			n -= (int)lead;
+		}
+	}
 	if (p->too_long)
 		config_parse_error(p, "line too long");
 	if (memchr(str, 0, (size_t)n) != NULL)
@@ -308,7 +492,15 @@ config_reader(char *str, int num, void *stream)
 			size_t l = e ? (size_t)(e - s - 1) : 0;
 			if (e == NULL)
 				config_parse_error(p, "section line without ']'");
-			else if (!((l == 6 && strncmp(s + 1, "daemon", 6) == 0) ||
+			else if (l == 4 && strncmp(s + 1, "mqtt", 4) == 0) {
+#ifdef HAVE_MQTT
+				p->cfg->mqtt.enabled = 1;
+#else
+				config_parse_error(p, "[mqtt]: eegd was built "
+				    "without MQTT support (configure "
+				    "--with-mqtt=yes, libmosquitto-dev)");
+#endif
+			} else if (!((l == 6 && strncmp(s + 1, "daemon", 6) == 0) ||
 			    (l == 5 && strncmp(s + 1, "board", 5) == 0))) {
 				char msg[128];
 				snprintf(msg, sizeof msg, "unknown section [%.*s]",
@@ -355,7 +547,18 @@ config_load(struct config *cfg, const char *path, int must_exist,
 		}
 	}
 	if (p.fp != NULL) {
+		struct stat st;
+		if (fstat(fileno(p.fp), &st) == -1 || S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "%s: is a directory", path);
+			fclose(p.fp);
+			return -1;
+		}
 		rc = ini_parse_stream(config_reader, &p, config_handler, &p);
+		if (ferror(p.fp) && p.err_line == 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			fclose(p.fp);
+			return -1;
+		}
 		fclose(p.fp);
 		if (p.err_line == 0 && rc != 0) {
 			p.err_line = rc > 0 ? rc : p.line;

@@ -29,6 +29,21 @@ struct config_override {
 	const char *section, *key, *value;
 };
 
+/* The [mqtt] section: the broker bridge (mqtt.h). */
+struct mqtt_config {
+	int enabled;			/* the file has an [mqtt] section */
+	char host[256];			/* broker host (numeric), or a path */
+	unsigned port;			/* 0: host is a Unix socket path */
+	char topic_prefix[192];		/* default eegd/<hostname> */
+	int qos;			/* for data: 0, 1 or 2 */
+	char client_id[64];		/* default eegd-<hostname>-<pid> */
+	char username[64];
+	char password_file[256];
+	char cafile[256], certfile[256], keyfile[256];
+	unsigned batch_ms;		/* data batching interval */
+	int json;			/* mqtt_format = json (else binary) */
+};
+
 /* Every setting; see eegd.conf(5). */
 struct config {
 	/* [daemon] */
@@ -41,10 +56,16 @@ struct config {
 	unsigned max_coalesce_ms;
 	unsigned history_seconds;
 	/* [board] */
-	char board_type[16];
-	unsigned rate;
-	unsigned channels;
-	uint64_t seed;
+	char board_type[16];		/* synthetic or cyton */
+	unsigned rate;			/* synthetic only */
+	unsigned channels;		/* synthetic only */
+	uint64_t seed;			/* synthetic only */
+	char device[256];		/* cyton: a path or "auto" */
+	uint8_t gain[16];		/* cyton: per channel, 0 = 24 */
+	int fallback_synthetic;		/* run synthetic when no board */
+	int board_commands_tcp;		/* allow board commands over TCP */
+	/* [mqtt] */
+	struct mqtt_config mqtt;
 };
 
 /* Fill a config with the built-in defaults. */

@@ -10,6 +10,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -18,11 +19,17 @@
 #include <string.h>
 
 #include "board.h"
+#include "board_cyton.h"
 #include "board_synthetic.h"
 #include "daemon.h"
 #include "hub.h"
 #include "listen.h"
+#include "command.h"
+#include "encode.h"
 #include "log.h"
+#ifdef HAVE_MQTT
+#include "mqtt.h"
+#endif
 #include "notify.h"
 #include "reader.h"
 #include "ring.h"
@@ -43,6 +50,7 @@ struct daemon {
 	struct hub *hub;
 	struct listeners *ls;
 	struct notify *notify;
+	struct event *ev_tick;		/* once a second: MQTT retained state */
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_flush;		/* shutdown: polls for clients gone */
 	int64_t flush_deadline_ms;
@@ -57,6 +65,8 @@ daemon_board_new(const struct config *cfg, char *err, size_t errlen)
 
 	if (strcmp(cfg->board_type, "synthetic") == 0)
 		b = board_synthetic_new(cfg->rate, cfg->channels, cfg->seed);
+	else if (strcmp(cfg->board_type, "cyton") == 0)
+		b = board_cyton_new(cfg->device, cfg->gain);
 	else {
 		snprintf(err, errlen, "unknown board type '%s'", cfg->board_type);
 		return NULL;
@@ -149,6 +159,43 @@ daemon_status_text(void *arg, char *buf, size_t len)
 	    (unsigned long long)h->stats.lost[GAP_SLOW_CLIENT]);
 }
 
+#ifdef HAVE_MQTT
+/* A marker arrived through the broker: check it like the command. */
+static void
+daemon_mqtt_marker(void *arg, const char *text, size_t len)
+{
+	struct daemon *d = arg;
+	char err[128];
+
+	if (command_check_marker(text, len, err, sizeof err) == -1) {
+		log_warnx("mqtt: ignoring a marker: %s", err);
+		return;
+	}
+	hub_marker(d->hub, text, len);
+}
+
+/* Once a second: give the bridge the current hello and status. */
+static void
+daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct evbuffer *tmp;
+	char labels[sizeof d->hub->desc.labels], status[256], hello[4096];
+	struct msg ev;
+	size_t n;
+
+	if (d->hub->mqtt == NULL || (tmp = evbuffer_new()) == NULL)
+		return;
+	hub_hello_msg(d->hub, NULL, &ev, labels, sizeof labels);
+	encode_msg(tmp, FMT_JSON, &ev);
+	n = evbuffer_remove(tmp, hello, sizeof hello - 1);
+	hello[n > 0 ? n - 1 : 0] = '\0';	/* drop the newline */
+	evbuffer_free(tmp);
+	daemon_status_text(d, status, sizeof status);
+	mqtt_set_retained(d->hub->mqtt, hello, status);
+}
+#endif
+
 /* Free whatever was set up, in reverse order. */
 static void
 daemon_free(struct daemon *d)
@@ -157,6 +204,14 @@ daemon_free(struct daemon *d)
 	listen_close(d->ls);
 	if (d->reader != NULL)
 		reader_stop(d->reader);
+#ifdef HAVE_MQTT
+	if (d->hub != NULL && d->hub->mqtt != NULL) {
+		mqtt_free(d->hub->mqtt);
+		d->hub->mqtt = NULL;
+	}
+#endif
+	if (d->ev_tick != NULL)
+		event_free(d->ev_tick);
 	hub_free(d->hub);
 	reader_free(d->reader);
 	ring_free(d->ring);
@@ -178,8 +233,9 @@ int
 daemon_run(const struct daemon_opts *opts)
 {
 	struct daemon d;
-	struct board *board;
+	struct board *board, *fallback = NULL;
 	char err[512];
+	unsigned nch, rate;
 	size_t cap;
 
 	memset(&d, 0, sizeof d);
@@ -196,24 +252,55 @@ daemon_run(const struct daemon_opts *opts)
 		log_errx("cannot create the event base");
 		goto fail;
 	}
-	cap = (size_t)d.cfg.rate * DAEMON_RING_SECONDS;
-	if (cap < DAEMON_RING_MIN)
-		cap = DAEMON_RING_MIN;
 	if ((board = daemon_board_new(&d.cfg, err, sizeof err)) == NULL) {
 		log_errx("%s", err);
 		goto fail;
 	}
-	d.ring = ring_new(cap, record_size(board->desc.max_channels));
+	if (d.cfg.fallback_synthetic && strcmp(d.cfg.board_type, "synthetic"))
+		fallback = board_synthetic_new(d.cfg.rate, d.cfg.channels,
+		    d.cfg.seed);
+	/* Ring slots fit the most channels either board can have. */
+	nch = board->desc.max_channels;
+	rate = board->desc.rate;
+	if (fallback != NULL) {
+		if (fallback->desc.max_channels > nch)
+			nch = fallback->desc.max_channels;
+		if (fallback->desc.rate > rate)
+			rate = fallback->desc.rate;
+	}
+	cap = (size_t)rate * DAEMON_RING_SECONDS;
+	if (cap < DAEMON_RING_MIN)
+		cap = DAEMON_RING_MIN;
+	d.ring = ring_new(cap, record_size(nch));
 	if (d.ring == NULL || (d.reader = reader_new(board, d.ring)) == NULL) {
 		log_warn("cannot create the ring");
-		if (d.ring != NULL)
-			board->ops->free(board);
+		board->ops->free(board);
+		if (fallback != NULL)
+			fallback->ops->free(fallback);
 		goto fail;
 	}
+	if (fallback != NULL)
+		reader_set_fallback(d.reader, fallback);
 	if ((d.hub = hub_new(d.base, d.ring, d.reader, &d.cfg)) == NULL) {
 		log_errx("cannot create the hub");
 		goto fail;
 	}
+#ifdef HAVE_MQTT
+	if (d.cfg.mqtt.enabled) {
+		struct timeval sec = { 1, 0 };
+		d.hub->mqtt = mqtt_new(d.base, &d.cfg.mqtt, nch, rate,
+		    daemon_mqtt_marker, &d, err, sizeof err);
+		if (d.hub->mqtt == NULL) {
+			log_errx("%s", err);
+			goto fail;
+		}
+		d.ev_tick = event_new(d.base, -1, EV_PERSIST, daemon_tick_cb,
+		    &d);
+		if (d.ev_tick == NULL || event_add(d.ev_tick, &sec) == -1)
+			goto fail;
+		daemon_tick_cb(-1, 0, &d);
+	}
+#endif
 	if ((d.ls = listen_open(d.base, d.hub, &d.cfg, err, sizeof err)) ==
 	    NULL) {
 		log_errx("%s", err);

@@ -17,7 +17,7 @@ struct record;
 /* Wire formats a client can choose. */
 enum encode_format { FMT_CSV = 0, FMT_JSON, FMT_BINARY, FMT_N };
 
-#define ENCODE_MAX_FIELDS 24
+#define ENCODE_MAX_FIELDS 48
 
 /* How a field's value is written. */
 enum field_type {

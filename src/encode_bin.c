@@ -121,7 +121,8 @@ encode_bin_msg(struct evbuffer *out, const struct msg *ev)
 /* Append a header frame. */
 void
 encode_bin_header(struct evbuffer *out, unsigned nch, unsigned decimation,
-    double rate, uint64_t run, const char *labels, const char *units)
+    double rate, uint64_t run, double range, const char *labels,
+    const char *units)
 {
 	unsigned char buf[64 + 64 * 256], *p = buf + 5;
 	const char *s = labels;
@@ -133,6 +134,8 @@ encode_bin_header(struct evbuffer *out, unsigned nch, unsigned decimation,
 	memcpy(&r, &rate, 8);
 	p = put64(p, r);
 	p = put64(p, run);
+	memcpy(&r, &range, 8);
+	p = put64(p, r);
 	for (unsigned i = 0; i < nch; i++) {
 		const char *c = strchr(s, ',');
 		size_t l = c ? (size_t)(c - s) : strlen(s);

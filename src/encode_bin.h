@@ -6,8 +6,8 @@
  *   payload
  *
  * header: u16 protocol, u16 nch, u32 decimation, f64 rate (Hz, after
- *         decimation), u64 run id, then nch labels and the units, each as
- *         u8 length + bytes.
+ *         decimation), u64 run id, f64 range (values lie within +-range),
+ *         then nch labels and the units, each as u8 length + bytes.
  * data:   u64 first seq, u32 count, u32 step (seq i is first + i*step),
  *         u16 nch, u16 reserved (0), count x i64 time (us, CLOCK_REALTIME),
  *         count x nch x f32 values (sample-major).
@@ -47,6 +47,7 @@ void encode_bin_flush(struct bin_builder *b, struct evbuffer *out);
 void encode_bin_msg(struct evbuffer *out, const struct msg *ev);
 /* Append a header frame. */
 void encode_bin_header(struct evbuffer *out, unsigned nch, unsigned decimation,
-    double rate, uint64_t run, const char *labels, const char *units);
+    double rate, uint64_t run, double range, const char *labels,
+    const char *units);
 
 #endif

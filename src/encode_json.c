@@ -62,8 +62,32 @@ encode_json_sample(struct evbuffer *out, const struct record *r)
 			line[n++] = ',';
 		n += encode_fixed(line + n, r->ch[i], 4);
 	}
-	memcpy(line + n, "]}\n", 3);
-	n += 3;
+	line[n++] = ']';
+	/* A real board's extras: raw arrival time, footer, accel, aux bytes. */
+	if (r->aux_footer != 0) {
+		memcpy(line + n, ",\"time_raw\":", 12);
+		n += 12;
+		n += encode_time(line + n, r->time_raw_us);
+		n += (size_t)snprintf(line + n, 24, ",\"footer\":\"%02X\"",
+		    r->aux_footer);
+		if (r->has_accel) {
+			memcpy(line + n, ",\"accel\":[", 10);
+			n += 10;
+			for (int i = 0; i < 3; i++) {
+				if (i > 0)
+					line[n++] = ',';
+				n += encode_fixed(line + n, r->accel[i], 4);
+			}
+			line[n++] = ']';
+		}
+		if (r->aux_footer != 0xC0)
+			n += (size_t)snprintf(line + n, 64,
+			    ",\"aux\":[%u,%u,%u,%u,%u,%u]", r->aux_raw[0],
+			    r->aux_raw[1], r->aux_raw[2], r->aux_raw[3],
+			    r->aux_raw[4], r->aux_raw[5]);
+	}
+	memcpy(line + n, "}\n", 2);
+	n += 2;
 	evbuffer_add(out, line, n);
 }
 

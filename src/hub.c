@@ -17,6 +17,9 @@
 #include "command.h"
 #include "group.h"
 #include "history.h"
+#ifdef HAVE_MQTT
+#include "mqtt.h"
+#endif
 #include "hub.h"
 #include "log.h"
 #include "reader.h"
@@ -45,26 +48,30 @@ hub_random_id(void)
 
 /* Fill a hello message describing the stream as client c sees it. */
 void
-hub_hello_msg(struct hub *h, struct client *c, struct msg *ev, char *labels,
-    size_t labelslen)
+hub_hello_msg(struct hub *h, const struct group *g, struct msg *ev,
+    char *labels, size_t labelslen)
 {
-	const struct group *g = c->group;
-	double rate = (double)h->desc.rate / g->n;
+	unsigned n = g ? g->n : 1;
+	double rate = (double)h->desc.rate / n;
 
-	group_labels(g, h->desc.labels, labels, labelslen);
+	if (g != NULL)
+		group_labels(g, h->desc.labels, labels, labelslen);
+	else
+		snprintf(labels, labelslen, "%s", h->desc.labels);
 	encode_msg_init(ev, "hello");
 	encode_add_str(ev, "version", PACKAGE_VERSION, 0);
 	encode_add_u64(ev, "protocol", 1);
 	encode_add_str(ev, "run", h->run, 0);
 	encode_add_str(ev, "board", h->desc.name, 0);
-	if (g->n == 1 || h->desc.rate % g->n == 0)
-		encode_add_u64(ev, "rate", h->desc.rate / g->n);
+	if (n == 1 || h->desc.rate % n == 0)
+		encode_add_u64(ev, "rate", h->desc.rate / n);
 	else
 		encode_add_dbl(ev, "rate", rate);
-	encode_add_u64(ev, "channels", g->nsel);
+	encode_add_u64(ev, "channels", g ? g->nsel : h->desc.channels);
 	encode_add_list(ev, "labels", labels);
 	encode_add_str(ev, "units", "uV", 0);
-	encode_add_u64(ev, "decimate", g->n);
+	encode_add_dbl(ev, "range", h->desc.range_uv);
+	encode_add_u64(ev, "decimate", n);
 	if (h->desc.firmware[0] != '\0')
 		encode_add_str(ev, "firmware", h->desc.firmware, 0);
 	if (h->board_state == BOARD_FALLBACK)
@@ -76,6 +83,8 @@ void
 hub_status_msg(struct hub *h, struct msg *ev)
 {
 	struct reader_stats *rs = reader_stats(h->reader);
+	struct board_counters *k = reader_counters(h->reader);
+	uint64_t mhz;
 
 	encode_msg_init(ev, "status");
 	encode_add_str(ev, "board", h->desc.name, 0);
@@ -92,7 +101,36 @@ hub_status_msg(struct hub *h, struct msg *ev)
 	    h->stats.lost[GAP_RING_OVERFLOW]);
 	encode_add_u64(ev, "dropped_slow_client",
 	    h->stats.lost[GAP_SLOW_CLIENT]);
+	encode_add_u64(ev, "lost_board_loss", h->stats.lost[GAP_BOARD_LOSS]);
+	encode_add_u64(ev, "lost_bad_packet", h->stats.lost[GAP_BAD_PACKET]);
+	encode_add_u64(ev, "lost_board_lost", h->stats.lost[GAP_BOARD_LOST]);
+	encode_add_u64(ev, "bytes_discarded",
+	    atomic_load_explicit(&k->bytes_discarded, memory_order_relaxed));
+	encode_add_u64(ev, "bad_packets",
+	    atomic_load_explicit(&k->bad_packets, memory_order_relaxed));
+	encode_add_u64(ev, "unpaired",
+	    atomic_load_explicit(&k->unpaired, memory_order_relaxed));
+	encode_add_u64(ev, "restarts",
+	    atomic_load_explicit(&k->restarts, memory_order_relaxed));
+	encode_add_u64(ev, "reconnects",
+	    atomic_load_explicit(&k->reconnects, memory_order_relaxed));
+	if ((mhz = atomic_load_explicit(&k->rate_mhz, memory_order_relaxed)))
+		encode_add_dbl(ev, "rate_estimate", (double)mhz / 1000);
+	if (h->desc.firmware[0] != '\0')
+		encode_add_str(ev, "firmware", h->desc.firmware, 0);
+	encode_add_str(ev, "daisy", strcmp(h->desc.name, "cyton-daisy") == 0 ?
+	    "yes" : "no", 0);
 	encode_add_u64(ev, "markers", h->stats.markers);
+#ifdef HAVE_MQTT
+	if (h->mqtt != NULL) {
+		struct mqtt_stats ms;
+		mqtt_get_stats(h->mqtt, &ms);
+		encode_add_bool(ev, "mqtt_connected", ms.connected);
+		encode_add_u64(ev, "mqtt_published", ms.published);
+		encode_add_u64(ev, "mqtt_unpublished", ms.unpublished);
+		encode_add_u64(ev, "mqtt_reconnects", ms.reconnects);
+	}
+#endif
 	encode_add_u64(ev, "history_oldest", history_oldest(h->history));
 	encode_add_u64(ev, "coalesce_us", h->coalesce_us);
 	encode_add_str(ev, "run", h->run, 0);
@@ -128,6 +166,32 @@ hub_gap(struct hub *h, uint64_t seq, uint64_t count, unsigned reason)
 	encode_add_u64(&ev, "count", count);
 	encode_add_str(&ev, "reason", sample_gap_reason_name(reason), 0);
 	hub_batch_msg(h, &ev);
+#ifdef HAVE_MQTT
+	if (h->mqtt != NULL) {
+		mqtt_gap(h->mqtt, seq, count);
+		mqtt_event(h->mqtt, &ev);
+	}
+#endif
+}
+
+/*
+ * The board now has other channels or another rate (a Daisy was found, or
+ * the fallback runs): clients of "all channels" follow, and every client
+ * gets a new description.
+ */
+static void
+hub_board_changed(struct hub *h, uint64_t old_all)
+{
+	struct client *c;
+
+	TAILQ_FOREACH(c, &h->clients, entry) {
+		if (c->dead)
+			continue;
+		if (c->group->mask == old_all || c->group->mask &
+		    ~hub_all_channels(h))
+			hub_subscribe(h, c, hub_all_channels(h), c->group->n);
+		client_greet(c);
+	}
 }
 
 /* Take one record from the ring into this round. */
@@ -151,14 +215,22 @@ hub_record(struct hub *h, const struct record *rec, struct msg *board_ev,
 		h->stats.delivered++;
 		TAILQ_FOREACH(g, &h->groups, entry)
 			group_sample(g, h->history, rec);
+#ifdef HAVE_MQTT
+		if (h->mqtt != NULL)
+			mqtt_sample(h->mqtt, rec);
+#endif
 		break;
 	case REC_GAP:
 		hub_gap(h, rec->seq, rec->count, rec->reason);
 		h->next_seq = rec->seq + rec->count;
 		break;
-	case REC_BOARD:
+	case REC_BOARD: {
+		uint64_t old_all = hub_all_channels(h);
+		unsigned old_rate = h->desc.rate;
 		h->board_state = (int)rec->reason;
 		reader_get_desc(h->reader, &h->desc);
+		if (hub_all_channels(h) != old_all || h->desc.rate != old_rate)
+			hub_board_changed(h, old_all);
 		encode_msg_init(&ev, "board");
 		encode_add_str(&ev, "state",
 		    sample_board_state_name(rec->reason), 0);
@@ -167,11 +239,16 @@ hub_record(struct hub *h, const struct record *rec, struct msg *board_ev,
 		if (h->desc.firmware[0] != '\0')
 			encode_add_str(&ev, "firmware", h->desc.firmware, 0);
 		hub_batch_msg(h, &ev);
+#ifdef HAVE_MQTT
+		if (h->mqtt != NULL)
+			mqtt_event(h->mqtt, &ev);
+#endif
 		*board_ev = ev;
 		*have_board_ev = 1;
 		log_notice("board %s: %s", h->desc.name,
 		    sample_board_state_name(rec->reason));
 		break;
+	}
 	}
 }
 
@@ -354,6 +431,10 @@ hub_marker(struct hub *h, const char *text, size_t len)
 	log_info("marker at seq %llu: %s", (unsigned long long)seq, buf);
 	TAILQ_FOREACH(c, &h->clients, entry)
 		client_send_msg(c, &ev);
+#ifdef HAVE_MQTT
+	if (h->mqtt != NULL)
+		mqtt_event(h->mqtt, &ev);
+#endif
 }
 
 /* The reader woke us: drain now, or after the coalescing delay. */
@@ -400,6 +481,26 @@ hub_reap_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Board command results: reply to the clients that asked. */
+static void
+hub_result_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hub *h = arg;
+	struct client *c;
+	uint64_t id;
+	char msg[64];
+	int ok;
+
+	while (reader_take_result(h->reader, &id, &ok, msg, sizeof msg)) {
+		TAILQ_FOREACH(c, &h->clients, entry)
+			if (c->id == id)
+				break;
+		if (c == NULL)
+			continue;	/* gone meanwhile */
+		client_board_result(c, ok, msg);
+	}
+}
+
 /* Mark a client closed and schedule its free outside callbacks. */
 void
 hub_client_closed(struct hub *h, struct client *c)
@@ -428,16 +529,21 @@ hub_new(struct event_base *base, struct ring *ring, struct reader *reader,
 	reader_get_desc(reader, &h->desc);
 	h->board_state = BOARD_RETRYING;
 	h->start_us = h->last_round_us = timeutil_monotonic_us();
+	/* The history's slots hold as many channels as the ring's. */
 	h->history = history_new((size_t)cfg->history_seconds * h->desc.rate,
-	    h->desc.max_channels ? h->desc.max_channels : h->desc.channels);
+	    (unsigned)((ring_item_size(ring) - sizeof(struct record)) /
+	    sizeof(float)));
 	if (h->history == NULL)
 		goto fail;
 	h->ring_ev = event_new(base, ring_fd(ring), EV_READ | EV_PERSIST,
 	    hub_ring_cb, h);
 	h->flush_ev = evtimer_new(base, hub_flush_cb, h);
 	h->reap_ev = event_new(base, -1, 0, hub_reap_cb, h);
+	h->result_ev = event_new(base, reader_results_fd(reader),
+	    EV_READ | EV_PERSIST, hub_result_cb, h);
 	if (h->ring_ev == NULL || h->flush_ev == NULL || h->reap_ev == NULL ||
-	    event_add(h->ring_ev, NULL) == -1)
+	    h->result_ev == NULL || event_add(h->ring_ev, NULL) == -1 ||
+	    event_add(h->result_ev, NULL) == -1)
 		goto fail;
 	return h;
 fail:
@@ -464,6 +570,8 @@ hub_free(struct hub *h)
 		event_free(h->flush_ev);
 	if (h->reap_ev != NULL)
 		event_free(h->reap_ev);
+	if (h->result_ev != NULL)
+		event_free(h->result_ev);
 	history_free(h->history);
 	free(h);
 }
@@ -506,7 +614,7 @@ hub_accept(struct hub *h, int fd, int kind, const char *peer)
 	}
 	TAILQ_INSERT_TAIL(&h->clients, c, entry);
 	h->nclients++;
-	h->stats.accepted++;
+	c->id = ++h->stats.accepted;
 	log_debug("client %s: connected", peer);
 	client_greet(c);
 }

@@ -70,6 +70,7 @@ struct hub {
 	struct event *ring_ev;		/* the ring's eventfd is readable */
 	struct event *flush_ev;		/* coalescing timer */
 	struct event *reap_ev;		/* frees closed clients */
+	struct event *result_ev;	/* board command results are ready */
 	uint64_t next_seq;		/* the seq the hub expects next */
 	uint64_t run_id;
 	char run[17];			/* run_id in hex */
@@ -80,6 +81,7 @@ struct hub {
 	int64_t last_round_us;		/* start of the last fan-out round */
 	double load;			/* EWMA of round cost / round interval */
 	struct hub_stats stats;
+	struct mqtt *mqtt;		/* the broker bridge, or NULL */
 };
 
 /* Create the hub on base, draining ring fed by reader. */
@@ -97,8 +99,8 @@ void hub_drain(struct hub *h);
 void hub_shutdown_clients(struct hub *h);
 /* Return the number of connected clients. */
 unsigned hub_nclients(const struct hub *h);
-/* Fill a hello message describing the stream as client c sees it. */
-void hub_hello_msg(struct hub *h, struct client *c, struct msg *ev,
+/* Fill a hello message for group g's view (NULL: the whole stream). */
+void hub_hello_msg(struct hub *h, const struct group *g, struct msg *ev,
     char *labels, size_t labelslen);
 /* Fill a status message. */
 void hub_status_msg(struct hub *h, struct msg *ev);

@@ -15,10 +15,11 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: eegd [-hVtv] [-c FILE] [--board TYPE] [--rate HZ]\n"
-	    "            [--channels N] [-l unix:PATH|tcp:HOST:PORT]...\n"
+	    "usage: eegd [-hVtv] [-c FILE] [--board TYPE] [--device PATH|auto]\n"
+	    "            [--rate HZ] [--channels N] [-l unix:PATH|tcp:HOST:PORT]...\n"
 	    "  -c, --config FILE     config file (default %s)\n"
-	    "      --board TYPE      board type: synthetic\n"
+	    "      --board TYPE      board type: synthetic or cyton\n"
+	    "      --device PATH     cyton: serial device, or auto\n"
 	    "      --rate HZ         sample rate\n"
 	    "      --channels N      channel count\n"
 	    "  -l, --listen ADDR     listen address, repeatable; replaces the "
@@ -40,6 +41,7 @@ main(int argc, char **argv)
 		{ "board", required_argument, NULL, 'B' },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "channels", required_argument, NULL, 'C' },
+		{ "device", required_argument, NULL, 'D' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "test-config", no_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -68,6 +70,7 @@ main(int argc, char **argv)
 		case 'B': key = "type"; break;
 		case 'R': key = "rate"; break;
 		case 'C': key = "channels"; break;
+		case 'D': key = "device"; break;
 		case 'l': key = "listen"; section = "daemon"; break;
 		case 't': test = 1; break;
 		case 'v': opts.verbose++; break;

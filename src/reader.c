@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "reader.h"
@@ -19,9 +22,26 @@
  * refuses still takes its seq, so the hub sees the jump and announces it
  * as ring_overflow.
  */
+#define READER_QUEUE 16
+
+/* A board command on its way to the board, or its result on the way back. */
+struct reader_cmd {
+	uint64_t client_id;
+	int ok;
+	char text[64];		/* the command, then the error message */
+};
+
 struct reader {
 	struct board_sink sink;	/* first: the board's callbacks get it */
-	struct board *board;
+	struct board *board;	/* the running board */
+	struct board *primary;	/* the configured board */
+	struct board *fallback;	/* run when primary can't start at first */
+	pthread_mutex_t cmd_lock;	/* guards the two queues below */
+	struct reader_cmd cmds[READER_QUEUE];
+	size_t ncmds;
+	struct reader_cmd results[READER_QUEUE];
+	size_t nresults;
+	int result_fd;		/* eventfd: results are ready */
 	struct ring *ring;
 	struct record *scratch;
 	pthread_t thread;
@@ -105,6 +125,8 @@ reader_set_state(struct reader *r, enum board_state st)
 	(void)reader_push(r, rec);
 }
 
+static void reader_run_commands(struct reader *, int);
+
 /* Sleep ms milliseconds in slices, beating the heartbeat; false if stopped. */
 static int
 reader_wait(struct reader *r, unsigned ms)
@@ -115,8 +137,41 @@ reader_wait(struct reader *r, unsigned ms)
 		nanosleep(&ts, NULL);
 		ms -= slice;
 		atomic_fetch_add(&r->stats.heartbeat, 1);
+		reader_run_commands(r, 0);
 	}
 	return !atomic_load(&r->stop);
+}
+
+/* Carry out queued board commands and post their results. */
+static void
+reader_run_commands(struct reader *r, int connected)
+{
+	struct reader_cmd todo[READER_QUEUE];
+	size_t n;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&r->cmd_lock);
+	n = r->ncmds;
+	memcpy(todo, r->cmds, n * sizeof *todo);
+	r->ncmds = 0;
+	pthread_mutex_unlock(&r->cmd_lock);
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char err[64] = "";
+		struct board *b = r->board;
+		if (!connected)
+			snprintf(err, sizeof err, "the board is not connected");
+		todo[i].ok = connected && b->ops->command(b, todo[i].text, err,
+		    sizeof err) == 0;
+		snprintf(todo[i].text, sizeof todo[i].text, "%s", err);
+	}
+	pthread_mutex_lock(&r->cmd_lock);
+	for (size_t i = 0; i < n && r->nresults < READER_QUEUE; i++)
+		r->results[r->nresults++] = todo[i];
+	pthread_mutex_unlock(&r->cmd_lock);
+	while (write(r->result_fd, &one, sizeof one) == -1 && errno == EINTR)
+		;
 }
 
 /* The thread: start the board, read until lost, retry with backoff. */
@@ -126,11 +181,24 @@ reader_main(void *arg)
 	struct reader *r = arg;
 	struct board *b = r->board;
 	unsigned backoff = 250;
+	int streamed = 0;
 	char err[256];
 
 	while (!atomic_load(&r->stop)) {
 		atomic_fetch_add(&r->stats.heartbeat, 1);
+		reader_run_commands(r, 0);
 		if (b->ops->start(b, err, sizeof err) == -1) {
+			if (!streamed && r->fallback != NULL) {
+				log_errx("board %s: %s", b->ops->name, err);
+				log_errx("*** FALLBACK: no board found; running "
+				    "the synthetic board instead (fallback = "
+				    "synthetic). This is NOT real EEG. ***");
+				pthread_mutex_lock(&r->desc_lock);
+				r->board = b = r->fallback;
+				pthread_mutex_unlock(&r->desc_lock);
+				r->fallback = NULL;
+				continue;
+			}
 			log_warnx("board %s: %s; retrying in %u ms",
 			    b->ops->name, err, backoff);
 			reader_set_state(r, BOARD_RETRYING);
@@ -140,12 +208,14 @@ reader_main(void *arg)
 			continue;
 		}
 		backoff = 250;
+		streamed = 1;
 		pthread_mutex_lock(&r->desc_lock);
 		r->desc = b->desc;
 		pthread_mutex_unlock(&r->desc_lock);
 		log_info("board %s: streaming at %u Hz, %u channels",
 		    b->desc.name, b->desc.rate, b->desc.channels);
-		reader_set_state(r, BOARD_STREAMING);
+		reader_set_state(r, b == r->primary ? BOARD_STREAMING :
+		    BOARD_FALLBACK);
 		while (!atomic_load(&r->stop)) {
 			atomic_fetch_add(&r->stats.heartbeat, 1);
 			if (b->ops->read(b, &r->sink, err, sizeof err) == -1) {
@@ -153,10 +223,79 @@ reader_main(void *arg)
 				reader_set_state(r, BOARD_LOST);
 				break;
 			}
+			reader_run_commands(r, 1);
 		}
 		b->ops->stop(b);
 	}
 	return NULL;
+}
+
+/* Run fallback when the board cannot be started at start-up. */
+void
+reader_set_fallback(struct reader *r, struct board *fallback)
+{
+	r->fallback = fallback;
+}
+
+/* Return the running board's counters. */
+struct board_counters *
+reader_counters(struct reader *r)
+{
+	struct board *b;
+
+	pthread_mutex_lock(&r->desc_lock);
+	b = r->board;
+	pthread_mutex_unlock(&r->desc_lock);
+	return &b->counters;
+}
+
+/* Loop → reader: queue a board command; -1 when full. */
+int
+reader_submit(struct reader *r, uint64_t client_id, const char *cmd)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&r->cmd_lock);
+	if (r->ncmds < READER_QUEUE) {
+		struct reader_cmd *c = &r->cmds[r->ncmds++];
+		c->client_id = client_id;
+		c->ok = 0;
+		snprintf(c->text, sizeof c->text, "%s", cmd);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&r->cmd_lock);
+	return rc;
+}
+
+/* Return the eventfd that is readable when command results are ready. */
+int
+reader_results_fd(struct reader *r)
+{
+	return r->result_fd;
+}
+
+/* Loop: take one command result; 0 when there was none. */
+int
+reader_take_result(struct reader *r, uint64_t *client_id, int *ok, char *msg,
+    size_t len)
+{
+	int got = 0;
+	uint64_t v;
+
+	pthread_mutex_lock(&r->cmd_lock);
+	if (r->nresults > 0) {
+		*client_id = r->results[0].client_id;
+		*ok = r->results[0].ok;
+		snprintf(msg, len, "%s", r->results[0].text);
+		memmove(r->results, r->results + 1,
+		    --r->nresults * sizeof *r->results);
+		got = 1;
+	} else
+		while (read(r->result_fd, &v, sizeof v) == -1 &&
+		    errno == EINTR)
+			;
+	pthread_mutex_unlock(&r->cmd_lock);
+	return got;
 }
 
 /* Create a reader for board (taking ownership) feeding ring. */
@@ -172,8 +311,14 @@ reader_new(struct board *board, struct ring *ring)
 		free(r);
 		return NULL;
 	}
-	r->board = board;
+	r->board = r->primary = board;
 	r->ring = ring;
+	if ((r->result_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		free(r->scratch);
+		free(r);
+		return NULL;
+	}
+	pthread_mutex_init(&r->cmd_lock, NULL);
 	r->sink.sample = reader_sink_sample;
 	r->sink.gap = reader_sink_gap;
 	r->sink.scratch = reader_sink_scratch;
@@ -226,8 +371,14 @@ reader_free(struct reader *r)
 	if (r == NULL)
 		return;
 	reader_stop(r);
-	r->board->ops->free(r->board);
+	if (r->board != r->primary)
+		r->board->ops->free(r->board);
+	r->primary->ops->free(r->primary);
+	if (r->fallback != NULL)
+		r->fallback->ops->free(r->fallback);
+	close(r->result_fd);
 	pthread_mutex_destroy(&r->desc_lock);
+	pthread_mutex_destroy(&r->cmd_lock);
 	free(r->scratch);
 	free(r);
 }

@@ -37,5 +37,20 @@ void reader_free(struct reader *r);
 struct reader_stats *reader_stats(struct reader *r);
 /* Copy out the board's description. */
 void reader_get_desc(struct reader *r, struct board_desc *out);
+/* Return the running board's counters (atomics; see board.h). */
+struct board_counters *reader_counters(struct reader *r);
+/*
+ * Run fallback (taking ownership) when the board cannot be started at
+ * start-up.  Call before reader_start.
+ */
+void reader_set_fallback(struct reader *r, struct board *fallback);
+
+/* Loop → reader: queue a board command for the board; -1 when full. */
+int reader_submit(struct reader *r, uint64_t client_id, const char *cmd);
+/* Return the eventfd that is readable when command results are ready. */
+int reader_results_fd(struct reader *r);
+/* Loop: take one command result; 0 when there was none. */
+int reader_take_result(struct reader *r, uint64_t *client_id, int *ok,
+    char *msg, size_t len);
 
 #endif

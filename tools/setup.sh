@@ -16,7 +16,8 @@ fi
 # What each package is for is in README.md, "Dependencies".
 PACKAGES="build-essential autoconf automake pkg-config
 libevent-dev libinih-dev check libsystemd-dev libserialport-dev
-python3 mandoc socat netcat-openbsd procps systemd udev"
+python3 mandoc socat netcat-openbsd procps systemd udev
+libmosquitto-dev mosquitto mosquitto-clients"
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q

@@ -30,6 +30,7 @@ struct cyton {
 	uint8_t gains[CYTON_MAX_CHANNELS];
 	struct serial *port;
 	struct cyton_parse parse;
+	int parsed;			/* parse was initialised */
 	int daisy;
 	int64_t last_data_us;		/* monotonic: the last sample */
 	int ever_streamed;
@@ -107,6 +108,36 @@ cyton_firmware(const char *reply, char *out, size_t len)
 	out[n] = '\0';
 }
 
+/*
+ * Send x...X for every channel whose wanted gain is not the default 24
+ * (the board is idle: each gets a reply ending in $$$), and track it.
+ */
+static int
+cyton_set_gains(struct cyton *c, char *err, size_t errlen)
+{
+	static const char chans[] = "12345678QWERTYUI";
+	static const unsigned codes[] = { 1, 2, 4, 6, 8, 12, 24 };
+	char cmd[10], reply[256];
+	unsigned nch = c->daisy ? 16 : 8;
+
+	for (unsigned i = 0; i < nch; i++) {
+		unsigned g = c->gains[i], code = 6;
+		if (g == 0 || g == CYTON_GAIN_DEFAULT)
+			continue;
+		for (unsigned k = 0; k < 7; k++)
+			if (codes[k] == g)
+				code = k;
+		/* Power on, the gain, normal input, in BIAS, SRB2 on, SRB1 off. */
+		snprintf(cmd, sizeof cmd, "x%c0%u0110X", chans[i], code);
+		if (serial_write(c->port, cmd, 9, 1000, err, errlen) == -1 ||
+		    cyton_read_reply(c, reply, sizeof reply, 1000, err,
+		    errlen) == -1)
+			return -1;
+		cyton_parse_command(&c->parse, cmd, 9);
+	}
+	return 0;
+}
+
 /* Fill the description for a Cyton or a Cyton+Daisy. */
 static void
 cyton_describe(struct cyton *c)
@@ -139,6 +170,7 @@ cyton_start(struct board *b, char *err, size_t errlen)
 	struct cyton *c = (struct cyton *)b;
 	char path[PATH_MAX], reply[CYTON_REPLY_MAX];
 	const char *dev = c->device;
+	int daisy;
 
 	if (strcmp(dev, "auto") == 0) {
 		if (serial_find_dongle(path, sizeof path, err, errlen) == -1)
@@ -160,13 +192,20 @@ cyton_start(struct board *b, char *err, size_t errlen)
 		    "board on, bring it closer, check the radio channel)");
 		goto fail;
 	}
-	c->daisy = strstr(reply, "On Daisy") != NULL;
+	daisy = strstr(reply, "On Daisy") != NULL;
 	cyton_firmware(reply, c->b.desc.firmware, sizeof c->b.desc.firmware);
-	/* 'v' resets the gains on the board: start from the configured ones. */
-	cyton_parse_init(&c->parse, c->daisy);
-	for (unsigned i = 0; i < CYTON_MAX_CHANNELS; i++)
-		if (c->gains[i] != 0)
-			cyton_parse_set_gain(&c->parse, i, c->gains[i]);
+	/*
+	 * Keep the parser (its totals and rate estimate) across reconnects;
+	 * start afresh only when the board changed shape.
+	 */
+	if (!c->parsed || daisy != c->daisy)
+		cyton_parse_init(&c->parse, daisy);
+	c->daisy = daisy;
+	c->parsed = 1;
+	/* 'v' reset the board's gains to 24: set the wanted ones again. */
+	cyton_parse_reset_gains(&c->parse);
+	if (cyton_set_gains(c, err, errlen) == -1)
+		goto fail;
 	cyton_describe(c);
 	log_notice("board %s on %s: firmware %s, %u channels at %u Hz",
 	    c->b.desc.name, serial_path(c->port),

@@ -763,7 +763,7 @@ START_TEST(test_overrides)
 		{ "board", "rate", "fast" },
 	};
 	static const struct config_override badsec[] = {
-		{ "mqtt", "host", "x" },
+		{ "nosuch", "host", "x" },
 	};
 
 	/* Command-line listens replace the file's; other keys override. */
@@ -798,7 +798,7 @@ START_TEST(test_overrides)
 	ck_assert_str_eq(err, "command line: bad value 'fast' for rate");
 	ck_assert_int_eq(config_load(&cfg, NULL, 0, badsec, 1, err,
 	    sizeof err), -1);
-	ck_assert_str_eq(err, "command line: unknown section [mqtt]");
+	ck_assert_str_eq(err, "command line: unknown section [nosuch]");
 }
 END_TEST
 

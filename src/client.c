@@ -21,6 +21,7 @@
 #include "hub.h"
 #include "log.h"
 #include "reader.h"
+#include "timeutil.h"
 
 /* The read high-water mark: input is processed in lines of at most 1 KiB. */
 #define CLIENT_READ_HIGH (4 * COMMAND_MAX_LINE)
@@ -71,6 +72,9 @@ client_new(struct hub *h, int fd, int kind, const char *peer)
 	    client_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CLIENT_READ_HIGH);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* Spread coalesced writes: each client gets its own phase. */
+	c->next_flush_us = timeutil_monotonic_us() + (int64_t)(
+	    ((uint64_t)fd * 2654435761u) % 16384);
 	return c;
 }
 
@@ -78,6 +82,8 @@ client_new(struct hub *h, int fd, int kind, const char *peer)
 void
 client_free(struct client *c)
 {
+	if (c->pending != NULL)
+		evbuffer_free(c->pending);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -463,13 +469,11 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	client_close(c);
 }
 
-/* Queue bytes of a shared block by reference, making the block if needed. */
+/* Append bytes of a shared block by reference, making the block if needed. */
 static void
-client_queue_shared(struct client *c, const char *data, size_t len,
+client_add_shared(struct evbuffer *out, const char *data, size_t len,
     size_t off, struct shared **sh)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-
 	if (*sh == NULL) {
 		if ((*sh = malloc(sizeof **sh + len)) == NULL) {
 			evbuffer_add(out, data + off, len - off);
@@ -485,19 +489,90 @@ client_queue_shared(struct client *c, const char *data, size_t len,
 		(*sh)->refs--;
 }
 
+/*
+ * Send src to the client: with nothing queued, in one sendmsg of its
+ * chain (the shared blocks it references, no copy); what the socket does
+ * not take, and everything when output is already queued, moves to the
+ * bufferevent's output.  src is left empty.
+ */
+static void
+client_write_now(struct client *c, struct evbuffer *src)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec v[64];
+	struct iovec iov[64];
+	struct msghdr mh;
+	ssize_t n;
+	int nv;
+
+	if (evbuffer_get_length(out) == 0 &&
+	    (nv = evbuffer_peek(src, -1, NULL, v, 64)) > 0) {
+		if (nv > 64)
+			nv = 64;
+		for (int i = 0; i < nv; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		memset(&mh, 0, sizeof mh);
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)nv;
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			log_debug("client %s: send: %s", c->peer,
+			    strerror(errno));
+			evbuffer_drain(src, evbuffer_get_length(src));
+			client_close(c);
+			return;
+		}
+		if (n > 0)
+			evbuffer_drain(src, (size_t)n);
+	}
+	evbuffer_add_buffer(out, src);
+}
+
+/* Write what is pending; set the next time a write is due. */
+static void
+client_flush(struct client *c, int64_t now_us, unsigned coalesce_us)
+{
+	if (c->pending != NULL && evbuffer_get_length(c->pending) > 0)
+		client_write_now(c, c->pending);
+	if (coalesce_us > 0) {
+		c->next_flush_us += coalesce_us;
+		if (c->next_flush_us <= now_us)
+			c->next_flush_us = now_us + coalesce_us;
+	}
+}
+
+/* Write what is pending if its time has come; returns 1 if some remains. */
+int
+client_flush_due(struct client *c, int64_t now_us, unsigned coalesce_us)
+{
+	if (c->dead || c->pending == NULL ||
+	    evbuffer_get_length(c->pending) == 0)
+		return 0;
+	if (coalesce_us == 0 || now_us >= c->next_flush_us) {
+		client_flush(c, now_us, coalesce_us);
+		return 0;
+	}
+	return 1;
+}
+
 /* Deliver one round of shared bytes, applying the cap and the slow policy. */
 void
 client_deliver(struct client *c, const char *data, size_t len,
-    struct shared **sh, uint64_t first, uint64_t end, uint64_t nsamples)
+    struct shared **sh, uint64_t first, uint64_t end, uint64_t nsamples,
+    int64_t now_us, unsigned coalesce_us)
 {
 	struct evbuffer *out;
-	size_t olen, off = 0;
+	size_t olen, plen, off = 0;
 	ssize_t n;
 
 	if (c->dead || c->closing || len == 0)
 		return;
 	out = bufferevent_get_output(c->bev);
-	olen = evbuffer_get_length(out);
+	plen = c->pending != NULL ? evbuffer_get_length(c->pending) : 0;
+	olen = evbuffer_get_length(out) + plen;
 	if (c->skipping) {
 		if (olen > 0) {
 			c->skip_end = end;
@@ -521,6 +596,8 @@ client_deliver(struct client *c, const char *data, size_t len,
 			    "client_max_buffer (%zu bytes); disconnecting",
 			    c->hub->cfg.client_max_buffer);
 			log_notice("client %s: %s", c->peer, msg);
+			if (plen > 0)
+				evbuffer_add_buffer(out, c->pending);
 			client_error(c, msg);
 			client_finish(c);
 			return;
@@ -528,13 +605,32 @@ client_deliver(struct client *c, const char *data, size_t len,
 		if (!c->skipping)
 			log_notice("client %s: slow, dropping from seq %llu",
 			    c->peer, (unsigned long long)first);
+		if (plen > 0)	/* what is already queued still goes out */
+			evbuffer_add_buffer(out, c->pending);
 		c->skipping = 1;
 		c->skip_first = first;
 		c->skip_end = end;
 		c->hub->stats.lost[GAP_SLOW_CLIENT] += nsamples;
 		return;
 	}
-	if (olen == 0) {
+	if (coalesce_us > 0 && now_us < c->next_flush_us) {
+		/* Not due yet: keep it, by reference, for the next write. */
+		if (c->pending == NULL && (c->pending = evbuffer_new()) == NULL) {
+			client_add_shared(out, data, len, 0, sh);
+			return;
+		}
+		client_add_shared(c->pending, data, len, 0, sh);
+		return;
+	}
+	if (plen > 0) {
+		/* Due, with earlier rounds waiting: all of it in one write. */
+		client_add_shared(c->pending, data, len, 0, sh);
+		client_flush(c, now_us, coalesce_us);
+		return;
+	}
+	if (coalesce_us > 0)
+		client_flush(c, now_us, coalesce_us);
+	if (evbuffer_get_length(out) == 0) {
 		/* Fast path: nothing queued, write the shared bytes now. */
 		n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == (ssize_t)len)
@@ -551,5 +647,5 @@ client_deliver(struct client *c, const char *data, size_t len,
 		}
 		off = (size_t)n;
 	}
-	client_queue_shared(c, data, len, off, sh);
+	client_add_shared(out, data, len, off, sh);
 }

@@ -38,6 +38,8 @@ struct client {
 	int paused;		/* pause: nothing is queued for it */
 	uint64_t pause_seq;	/* the first output seq it skipped */
 	int may_command;	/* may send board commands */
+	struct evbuffer *pending;	/* coalescing: rounds not yet written */
+	int64_t next_flush_us;	/* coalescing: when its next write is due */
 	int skipping;		/* slow: data dropped until output drains */
 	uint64_t skip_first;	/* first seq not delivered */
 	uint64_t skip_end;	/* seq after the last one not delivered */
@@ -59,10 +61,15 @@ void client_greet(struct client *c);
 /*
  * Deliver one round: data/len are the shared bytes of the client's format
  * (copied into *sh on first need), covering seqs [first, end) with
- * nsamples samples.  Applies the cap and slow-client policy.
+ * nsamples samples.  Applies the cap and slow-client policy.  With
+ * coalesce_us > 0 the bytes wait (by reference) until the client's next
+ * write is due, then everything pending goes out in one write.
  */
 void client_deliver(struct client *c, const char *data, size_t len,
-    struct shared **sh, uint64_t first, uint64_t end, uint64_t nsamples);
+    struct shared **sh, uint64_t first, uint64_t end, uint64_t nsamples,
+    int64_t now_us, unsigned coalesce_us);
+/* Write what is pending if its time has come; returns 1 if some remains. */
+int client_flush_due(struct client *c, int64_t now_us, unsigned coalesce_us);
 /* Queue one event line for this client only. */
 void client_send_msg(struct client *c, const struct msg *ev);
 /* Close: stop I/O and let the hub free it. */

@@ -311,7 +311,7 @@ hub_drain(struct hub *h)
 	struct client *c, *tmp;
 	struct group *g, *gtmp;
 	struct msg board_ev;
-	int have_board_ev = 0;
+	int have_board_ev = 0, waiting = 0;
 	int64_t t0;
 	size_t n;
 	uint64_t nrec = 0;
@@ -352,7 +352,9 @@ hub_drain(struct hub *h)
 		size_t len = evbuffer_get_length(b);
 		client_deliver(c, len ? (const char *)evbuffer_pullup(b, -1) :
 		    NULL, len, &g->sh[c->format], g->round_first, g->next_out,
-		    g->round_outputs);
+		    g->round_outputs, t0, h->coalesce_us);
+		if (c->pending != NULL && evbuffer_get_length(c->pending) > 0)
+			waiting = 1;
 	}
 	TAILQ_FOREACH_SAFE(g, &h->groups, entry, gtmp)
 		for (int f = 0; f < FMT_N; f++)
@@ -361,6 +363,11 @@ hub_drain(struct hub *h)
 				g->sh[f] = NULL;
 			}
 	hub_adapt(h, t0, timeutil_monotonic_us());
+	/* Rounds drive coalesced writes; the timer covers quiet streams. */
+	if (waiting && !evtimer_pending(h->flush_ev, NULL)) {
+		struct timeval tv = { 0, h->coalesce_us ? h->coalesce_us : 1000 };
+		evtimer_add(h->flush_ev, &tv);
+	}
 }
 
 /* Return the mask of every channel of the board. */
@@ -437,30 +444,32 @@ hub_marker(struct hub *h, const char *text, size_t len)
 #endif
 }
 
-/* The reader woke us: drain now, or after the coalescing delay. */
+/* The reader woke us: take everything queued. */
 static void
 hub_ring_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hub *h = arg;
-	struct timeval tv;
 
 	ring_clear_wakeup(h->ring);
-	if (h->coalesce_us == 0) {
-		hub_drain(h);
-		return;
-	}
-	if (!evtimer_pending(h->flush_ev, NULL)) {
-		tv.tv_sec = 0;
-		tv.tv_usec = h->coalesce_us;
-		evtimer_add(h->flush_ev, &tv);
-	}
+	hub_drain(h);
 }
 
-/* The coalescing delay ran out. */
+/* No round came in time: write what is due for coalescing clients. */
 static void
 hub_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	hub_drain(arg);
+	struct hub *h = arg;
+	struct client *c, *tmp;
+	int64_t now = timeutil_monotonic_us();
+	int waiting = 0;
+
+	TAILQ_FOREACH_SAFE(c, &h->clients, entry, tmp)
+		waiting |= client_flush_due(c, now, h->coalesce_us);
+	if (waiting) {
+		struct timeval tv = { 0, h->coalesce_us ? h->coalesce_us / 4 :
+		    1000 };
+		evtimer_add(h->flush_ev, &tv);
+	}
 }
 
 /* Free every client marked dead. */

@@ -12,9 +12,14 @@
  *
  * Adaptive coalescing: the hub times each fan-out round.  While a round
  * costs less than a fifth of the time between rounds, every batch goes out
- * at once.  When it costs more than half, the hub waits `coalesce` before
- * draining (doubling from 1 ms up to max_coalesce_ms), so each client gets
- * several samples per write; it halves the wait again as the cost falls.
+ * to every client at once.  When it costs more than half, the hub sets a
+ * coalescing interval (doubling from 1 ms up to max_coalesce_ms; halving
+ * again as the cost falls): each client then writes at most once per
+ * interval, everything pending in one write, and the clients' write times
+ * are spread over the interval (each has its own phase), so a round
+ * serves only the clients that are due and no client waits longer than
+ * the interval plus its share of a round.  Pending bytes are references
+ * to the shared, once-encoded blocks, never copies.
  */
 #ifndef EEGD_HUB_H
 #define EEGD_HUB_H

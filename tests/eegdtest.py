@@ -81,6 +81,10 @@ class Daemon:
         self.port = None
         if wait:
             self.wait_log("running:", timeout=10)
+            # The synthetic board streams at once: wait for the hub to
+            # have said so, so no client sees that event mid-test.
+            if "cyton" not in cmd and "cyton" not in config:
+                self.wait_log(": streaming", timeout=10)
             if tcp:
                 line = self.wait_log("listening on tcp:127.0.0.1:")
                 self.port = int(line.rsplit(":", 1)[1])

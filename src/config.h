@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/eegd/eegd.conf"
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/eegd/eegd.conf"
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_OVERRIDES 32
 

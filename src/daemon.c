@@ -129,14 +129,21 @@ daemon_reload_cb(evutil_socket_t sig, short what, void *arg)
 		notify_ready(d->notify);
 		return;
 	}
-	if (strcmp(cfg.board_type, d->cfg.board_type) != 0 ||
-	    cfg.rate != d->cfg.rate || cfg.channels != d->cfg.channels ||
-	    cfg.seed != d->cfg.seed || cfg.nlisten != d->cfg.nlisten ||
-	    memcmp(cfg.listen, d->cfg.listen, sizeof cfg.listen) != 0)
-		log_notice("reload: board and listen changes need a restart");
-	log_set_level(cfg.log_level + d->opts->verbose);
-	hub_set_config(d->hub, &cfg);
-	d->cfg = cfg;
+	/*
+	 * Only these take effect on reload; for everything else the running
+	 * values stay, and a change is reported each time.
+	 */
+	d->cfg.log_level = cfg.log_level;
+	d->cfg.max_clients = cfg.max_clients;
+	d->cfg.client_max_buffer = cfg.client_max_buffer;
+	d->cfg.slow_client = cfg.slow_client;
+	d->cfg.max_coalesce_ms = cfg.max_coalesce_ms;
+	d->cfg.board_commands_tcp = cfg.board_commands_tcp;
+	if (memcmp(&cfg, &d->cfg, sizeof cfg) != 0)
+		log_notice("reload: changes to listen, history_seconds, [board] "
+		    "(but board_commands_tcp) and [mqtt] need a restart");
+	log_set_level(d->cfg.log_level + d->opts->verbose);
+	hub_set_config(d->hub, &d->cfg);
 	log_notice("reloaded %s", d->opts->config_path);
 	notify_ready(d->notify);
 }

@@ -63,8 +63,20 @@ listen_default_unix_path(char *buf, size_t len, int use_env, int for_server)
 		return;
 	}
 	snprintf(dir, sizeof dir, "/tmp/eegd-%u", (unsigned)getuid());
-	if (for_server && mkdir(dir, 0700) == -1 && errno != EEXIST)
-		log_warn("mkdir %s", dir);
+	if (for_server) {
+		struct stat st;
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+			log_warn("mkdir %s", dir);
+		/* Someone else's directory there would be a trap: refuse it. */
+		if (lstat(dir, &st) == 0 && (!S_ISDIR(st.st_mode) ||
+		    st.st_uid != getuid() || (st.st_mode & 022) != 0)) {
+			log_warnx("%s is not a directory owned by uid %u and "
+			    "closed to others; not using it", dir,
+			    (unsigned)getuid());
+			snprintf(buf, len, "%s", "");
+			return;
+		}
+	}
 	snprintf(buf, len, "%s/eegd.sock", dir);
 }
 
@@ -139,8 +151,24 @@ listen_bind_unix(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	if (errno == ECONNREFUSED) {
+		struct stat st;
+		/* Only ever remove a socket: never a file someone named. */
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "unix:%s: exists and is not a "
+			    "socket", path);
+			close(fd);
+			return -1;
+		}
 		log_notice("removing stale socket %s", path);
 		unlink(path);
+	} else if (errno != ENOENT && errno != ECONNREFUSED) {
+		struct stat st;
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "unix:%s: exists and is not a "
+			    "socket", path);
+			close(fd);
+			return -1;
+		}
 	}
 	close(fd);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
@@ -357,6 +385,11 @@ listen_open(struct event_base *base, struct hub *hub, const struct config *cfg,
 		defaults[0].kind = LISTEN_UNIX;
 		listen_default_unix_path(defaults[0].path,
 		    sizeof defaults[0].path, 0, 1);
+		if (defaults[0].path[0] == '\0') {
+			snprintf(err, errlen, "no safe place for the Unix "
+			    "socket; give one with -l unix:PATH");
+			goto fail;
+		}
 		defaults[1].kind = LISTEN_TCP;
 		snprintf(defaults[1].host, sizeof defaults[1].host, "127.0.0.1");
 		defaults[1].port = LISTEN_DEFAULT_PORT;

@@ -141,6 +141,17 @@ class SocketTest(unittest.TestCase):
                 mode = os.stat(path).st_mode & 0o777
                 self.assertEqual(mode, 0o660)
 
+    def test_never_removes_a_regular_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "notes.txt")
+            with open(path, "w") as f:
+                f.write("precious\n")
+            r = run(["-c", "/dev/null", "-l", "unix:" + path])
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("exists and is not a socket", r.stderr)
+            with open(path) as f:
+                self.assertEqual(f.read(), "precious\n")
+
     def test_second_daemon_refuses_live_socket(self):
         with Daemon(tcp=False) as d:
             r = run(["-c", d.conf, "-l", "unix:" + d.sock])

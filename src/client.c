@@ -120,9 +120,15 @@ client_finish(struct client *c)
 void
 client_send_msg(struct client *c, const struct msg *ev)
 {
+	struct evbuffer *out;
+
 	if (c->dead)
 		return;
-	encode_msg(bufferevent_get_output(c->bev), c->format, ev);
+	out = bufferevent_get_output(c->bev);
+	/* Rounds waiting for a coalesced write go first: order is kept. */
+	if (c->pending != NULL && evbuffer_get_length(c->pending) > 0)
+		evbuffer_add_buffer(out, c->pending);
+	encode_msg(out, c->format, ev);
 }
 
 /* Send an ok reply naming the command. */

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -21,6 +22,10 @@ EEGD = os.environ.get("EEGD", os.path.join(os.path.dirname(__file__), "..", "src
 SRCDIR = os.environ.get("EEGD_SRCDIR", os.path.join(os.path.dirname(__file__), ".."))
 # Sanitizer builds set EEGD_TEST_FAST=1: real-time and timing checks are skipped.
 FAST = os.environ.get("EEGD_TEST_FAST", "") not in ("", "0")
+# EEGD_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=1 ..." runs
+# the daemon under that command; close() then stops it with SIGTERM and
+# fails the test unless it exits 0 (so leaks and errors fail the test).
+WRAPPER = shlex.split(os.environ.get("EEGD_TEST_WRAPPER", ""))
 
 
 def wait_for(pred, timeout=10.0, what="condition", interval=0.01):
@@ -55,13 +60,13 @@ class Daemon:
     """A running eegd with a private config, Unix socket and TCP port."""
 
     def __init__(self, args=(), config="", tcp=True, unix=True, env=None,
-                 wait=True):
+                 wait=True, preexec_fn=None):
         self.dir = tempfile.mkdtemp(prefix="eegd-test-")
         self.sock = os.path.join(self.dir, "eegd.sock")
         self.conf = os.path.join(self.dir, "eegd.conf")
         with open(self.conf, "w") as f:
             f.write(config)
-        cmd = [EEGD, "-c", self.conf]
+        cmd = WRAPPER + [EEGD, "-c", self.conf]
         if unix:
             cmd += ["-l", "unix:" + self.sock]
         if tcp:
@@ -75,16 +80,17 @@ class Daemon:
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=e)
+                                     stderr=subprocess.PIPE, env=e,
+                                     preexec_fn=preexec_fn)
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.reader.start()
         self.port = None
         if wait:
-            self.wait_log("running:", timeout=10)
+            self.wait_log("running:", timeout=60 if WRAPPER else 10)
             # The synthetic board streams at once: wait for the hub to
             # have said so, so no client sees that event mid-test.
             if "cyton" not in cmd and "cyton" not in config:
-                self.wait_log(": streaming", timeout=10)
+                self.wait_log(": streaming", timeout=60 if WRAPPER else 10)
             if tcp:
                 line = self.wait_log("listening on tcp:127.0.0.1:")
                 self.port = int(line.rsplit(":", 1)[1])
@@ -146,6 +152,15 @@ class Daemon:
         return rc, time.monotonic() - t0
 
     def close(self):
+        rc = None
+        if WRAPPER and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                pass
+        elif WRAPPER:
+            rc = self.proc.returncode
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -153,6 +168,9 @@ class Daemon:
         self.proc.stdout.close()
         self.proc.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if WRAPPER and rc != 0:
+            raise AssertionError("eegd under %s exited %s; log:\n%s" %
+                                 (WRAPPER[0], rc, self.log_text()))
 
     def __enter__(self):
         return self

@@ -14,6 +14,9 @@
 
 #include "log.h"
 #include "sample.h"
+#ifdef HAVE_MQTT
+#include <mosquitto.h>
+#endif
 
 /* Fill a config with the built-in defaults. */
 void
@@ -333,6 +336,12 @@ config_set_mqtt(struct config *cfg, const char *key, const char *value,
 	if (strcmp(key, "broker") == 0) {
 		const char *colon = strrchr(value, ':');
 		if (*value == '/') {
+#if defined(HAVE_MQTT) && LIBMOSQUITTO_VERSION_NUMBER < 2001000
+			snprintf(err, errlen, "broker %s: a Unix socket broker "
+			    "needs libmosquitto 2.1 or later; this build has %d.%d",
+			    value, LIBMOSQUITTO_MAJOR, LIBMOSQUITTO_MINOR);
+			return -1;
+#endif
 			if (set_string(m->host, sizeof m->host, value) == -1)
 				goto bad;
 			m->port = 0;

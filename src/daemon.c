@@ -288,7 +288,7 @@ daemon_run(const struct daemon_opts *opts)
 	}
 	if (fallback != NULL)
 		reader_set_fallback(d.reader, fallback);
-	if ((d.hub = hub_new(d.base, d.ring, d.reader, &d.cfg)) == NULL) {
+	if ((d.hub = hub_new(d.base, d.ring, d.reader, &d.cfg, rate)) == NULL) {
 		log_errx("cannot create the hub");
 		goto fail;
 	}

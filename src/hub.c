@@ -74,6 +74,8 @@ hub_hello_msg(struct hub *h, const struct group *g, struct msg *ev,
 	encode_add_u64(ev, "decimate", n);
 	if (h->desc.firmware[0] != '\0')
 		encode_add_str(ev, "firmware", h->desc.firmware, 0);
+	encode_add_str(ev, "daisy", strcmp(h->desc.name, "cyton-daisy") == 0 ?
+	    "yes" : "no", 0);
 	if (h->board_state == BOARD_FALLBACK)
 		encode_add_str(ev, "fallback", "synthetic", 0);
 }
@@ -232,8 +234,9 @@ hub_record(struct hub *h, const struct record *rec, struct msg *board_ev,
 		if (hub_all_channels(h) != old_all || h->desc.rate != old_rate)
 			hub_board_changed(h, old_all);
 		encode_msg_init(&ev, "board");
+		/* CSV: "# board lost board=... seq=..." */
 		encode_add_str(&ev, "state",
-		    sample_board_state_name(rec->reason), 0);
+		    sample_board_state_name(rec->reason), 1);
 		encode_add_str(&ev, "board", h->desc.name, 0);
 		encode_add_u64(&ev, "seq", rec->seq);
 		if (h->desc.firmware[0] != '\0')
@@ -520,7 +523,7 @@ hub_client_closed(struct hub *h, struct client *c)
 /* Create the hub on base, draining ring fed by reader. */
 struct hub *
 hub_new(struct event_base *base, struct ring *ring, struct reader *reader,
-    const struct config *cfg)
+    const struct config *cfg, unsigned max_rate)
 {
 	struct hub *h;
 
@@ -539,7 +542,7 @@ hub_new(struct event_base *base, struct ring *ring, struct reader *reader,
 	h->board_state = BOARD_RETRYING;
 	h->start_us = h->last_round_us = timeutil_monotonic_us();
 	/* The history's slots hold as many channels as the ring's. */
-	h->history = history_new((size_t)cfg->history_seconds * h->desc.rate,
+	h->history = history_new((size_t)cfg->history_seconds * max_rate,
 	    (unsigned)((ring_item_size(ring) - sizeof(struct record)) /
 	    sizeof(float)));
 	if (h->history == NULL)

@@ -91,7 +91,7 @@ struct hub {
 
 /* Create the hub on base, draining ring fed by reader. */
 struct hub *hub_new(struct event_base *base, struct ring *ring,
-    struct reader *reader, const struct config *cfg);
+    struct reader *reader, const struct config *cfg, unsigned max_rate);
 /* Close every client and free the hub. */
 void hub_free(struct hub *h);
 /* Apply a reloaded config (log level, caps, policy, limits). */

@@ -128,8 +128,11 @@ mqtt_on_message(struct mosquitto *mosq, void *arg,
 	struct mqtt *m = arg;
 	uint64_t one = 1;
 
-	if (msg->payloadlen <= 0 || msg->payloadlen > COMMAND_MAX_MARKER)
+	if (msg->payloadlen <= 0 || msg->payloadlen > COMMAND_MAX_MARKER) {
+		log_warnx("mqtt: ignoring a marker of %d bytes (1 to %d)",
+		    msg->payloadlen, COMMAND_MAX_MARKER);
 		return;
+	}
 	pthread_mutex_lock(&m->lock);
 	if (m->nmarkers < MQTT_MARKERS) {
 		memcpy(m->markers[m->nmarkers], msg->payload,
@@ -404,13 +407,7 @@ mqtt_new(struct event_base *base, const struct mqtt_config *cfg,
 	sigset_t all, old;
 	size_t cap = (size_t)rate * MQTT_RING_SECONDS;
 
-	if (cfg->port == 0) {
-		snprintf(err, errlen, "mqtt: broker %s: Unix socket brokers "
-		    "need libmosquitto 2.1 or later (this is %d.%d.%d)",
-		    cfg->host, LIBMOSQUITTO_MAJOR, LIBMOSQUITTO_MINOR,
-		    LIBMOSQUITTO_REVISION);
-		return NULL;
-	}
+	/* (config.c refuses a Unix socket broker where libmosquitto can't.) */
 	if ((m = calloc(1, sizeof *m)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;

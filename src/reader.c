@@ -151,9 +151,13 @@ reader_run_commands(struct reader *r, int connected)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&r->cmd_lock);
+	/* Take no more than there is room to answer: every command gets one. */
 	n = r->ncmds;
+	if (n > READER_QUEUE - r->nresults)
+		n = READER_QUEUE - r->nresults;
 	memcpy(todo, r->cmds, n * sizeof *todo);
-	r->ncmds = 0;
+	memmove(r->cmds, r->cmds + n, (r->ncmds - n) * sizeof *r->cmds);
+	r->ncmds -= n;
 	pthread_mutex_unlock(&r->cmd_lock);
 	if (n == 0)
 		return;

@@ -25,7 +25,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends $PACKAGES
 
 autoreconf -fi
-./configure --enable-silent-rules
+./configure --enable-silent-rules --sysconfdir=/etc
 make -j"$(nproc)"
 
 case "$what" in

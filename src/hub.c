@@ -78,6 +78,9 @@ hub_hello_msg(struct hub *h, const struct group *g, struct msg *ev,
 	    "yes" : "no", 0);
 	if (h->board_state == BOARD_FALLBACK)
 		encode_add_str(ev, "fallback", "synthetic", 0);
+	reader_get_error(h->reader, h->board_error, sizeof h->board_error);
+	if (h->board_error[0] != '\0')
+		encode_add_str(ev, "error", h->board_error, 0);
 }
 
 /* Fill a status message. */
@@ -135,6 +138,9 @@ hub_status_msg(struct hub *h, struct msg *ev)
 #endif
 	encode_add_u64(ev, "history_oldest", history_oldest(h->history));
 	encode_add_u64(ev, "coalesce_us", h->coalesce_us);
+	reader_get_error(h->reader, h->board_error, sizeof h->board_error);
+	if (h->board_error[0] != '\0')
+		encode_add_str(ev, "error", h->board_error, 0);
 	encode_add_str(ev, "run", h->run, 0);
 }
 
@@ -190,8 +196,17 @@ hub_board_changed(struct hub *h, uint64_t old_all)
 		if (c->dead)
 			continue;
 		if (c->group->mask == old_all || c->group->mask &
-		    ~hub_all_channels(h))
-			hub_subscribe(h, c, hub_all_channels(h), c->group->n);
+		    ~hub_all_channels(h)) {
+			/* Same place in the stream, new view: catch up to it. */
+			uint64_t at = c->live ? c->group->next_out : c->cursor;
+			int paused = c->paused;
+			if (hub_subscribe(h, c, hub_all_channels(h),
+			    c->group->n) == 0) {
+				c->cursor = group_align(c->group, at);
+				c->live = 0;
+				c->paused = paused;
+			}
+		}
 		client_greet(c);
 	}
 }
@@ -228,10 +243,12 @@ hub_record(struct hub *h, const struct record *rec, struct msg *board_ev,
 		break;
 	case REC_BOARD: {
 		uint64_t old_all = hub_all_channels(h);
-		unsigned old_rate = h->desc.rate;
+		struct board_desc old = h->desc;
 		h->board_state = (int)rec->reason;
 		reader_get_desc(h->reader, &h->desc);
-		if (hub_all_channels(h) != old_all || h->desc.rate != old_rate)
+		if (hub_all_channels(h) != old_all || h->desc.rate != old.rate ||
+		    strcmp(h->desc.name, old.name) != 0 ||
+		    strcmp(h->desc.firmware, old.firmware) != 0)
 			hub_board_changed(h, old_all);
 		encode_msg_init(&ev, "board");
 		/* CSV: "# board lost board=... seq=..." */

@@ -80,6 +80,7 @@ struct hub {
 	uint64_t run_id;
 	char run[17];			/* run_id in hex */
 	struct board_desc desc;		/* the board as last reported */
+	char board_error[256];		/* scratch for hello/status */
 	int board_state;		/* enum board_state */
 	int64_t start_us;		/* CLOCK_MONOTONIC at start */
 	unsigned coalesce_us;		/* current coalescing delay */

@@ -43,7 +43,11 @@ struct reader {
 	size_t nresults;
 	int result_fd;		/* eventfd: results are ready */
 	struct ring *ring;
-	struct record *scratch;
+	struct record *scratch;	/* the board fills samples here */
+	struct record *evrec;	/* gaps and board events, never a sample */
+	int announce;		/* a started board: say so at its first sample */
+	int announce_state;	/* BOARD_STREAMING or BOARD_FALLBACK */
+	char last_error[256];	/* why the board last failed, under desc_lock */
 	pthread_t thread;
 	int running;
 	atomic_bool stop;
@@ -62,12 +66,20 @@ reader_push(struct reader *r, const struct record *rec)
 	return -1;
 }
 
+static void reader_set_state(struct reader *, enum board_state);
+
 /* Sink: give a sample its seq and push it. */
 static void
 reader_sink_sample(struct board_sink *sink, struct record *rec)
 {
 	struct reader *r = (struct reader *)sink;
 
+	/* A (re)started board is announced with the seq of its first sample,
+	 * after any gap for the time it was away. */
+	if (r->announce) {
+		r->announce = 0;
+		reader_set_state(r, r->announce_state);
+	}
 	rec->type = REC_SAMPLE;
 	rec->seq = sink->next_seq++;
 	atomic_fetch_add_explicit(&r->stats.produced, 1, memory_order_relaxed);
@@ -89,7 +101,7 @@ static void
 reader_sink_gap(struct board_sink *sink, uint64_t count, unsigned reason)
 {
 	struct reader *r = (struct reader *)sink;
-	struct record *rec = r->scratch;
+	struct record *rec = r->evrec;
 
 	if (count == 0)
 		return;
@@ -114,7 +126,7 @@ reader_sink_scratch(struct board_sink *sink)
 static void
 reader_set_state(struct reader *r, enum board_state st)
 {
-	struct record *rec = r->scratch;
+	struct record *rec = r->evrec;
 
 	if (atomic_exchange(&r->stats.state, st) == (int)st)
 		return;
@@ -205,6 +217,9 @@ reader_main(void *arg)
 			}
 			log_warnx("board %s: %s; retrying in %u ms",
 			    b->ops->name, err, backoff);
+			pthread_mutex_lock(&r->desc_lock);
+			snprintf(r->last_error, sizeof r->last_error, "%s", err);
+			pthread_mutex_unlock(&r->desc_lock);
 			reader_set_state(r, BOARD_RETRYING);
 			if (!reader_wait(r, backoff))
 				break;
@@ -218,12 +233,20 @@ reader_main(void *arg)
 		pthread_mutex_unlock(&r->desc_lock);
 		log_info("board %s: streaming at %u Hz, %u channels",
 		    b->desc.name, b->desc.rate, b->desc.channels);
-		reader_set_state(r, b == r->primary ? BOARD_STREAMING :
-		    BOARD_FALLBACK);
+		pthread_mutex_lock(&r->desc_lock);
+		r->last_error[0] = '\0';
+		pthread_mutex_unlock(&r->desc_lock);
+		r->announce = 1;
+		r->announce_state = b == r->primary ? BOARD_STREAMING :
+		    BOARD_FALLBACK;
 		while (!atomic_load(&r->stop)) {
 			atomic_fetch_add(&r->stats.heartbeat, 1);
 			if (b->ops->read(b, &r->sink, err, sizeof err) == -1) {
 				log_warnx("board %s lost: %s", b->ops->name, err);
+				pthread_mutex_lock(&r->desc_lock);
+				snprintf(r->last_error, sizeof r->last_error,
+				    "%s", err);
+				pthread_mutex_unlock(&r->desc_lock);
 				reader_set_state(r, BOARD_LOST);
 				break;
 			}
@@ -310,8 +333,11 @@ reader_new(struct board *board, struct ring *ring)
 
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		return NULL;
-	if ((r->scratch = calloc(1, record_size(SAMPLE_MAX_CHANNELS))) ==
+	r->evrec = calloc(1, record_size(SAMPLE_MAX_CHANNELS));
+	if (r->evrec == NULL ||
+	    (r->scratch = calloc(1, record_size(SAMPLE_MAX_CHANNELS))) ==
 	    NULL) {
+		free(r->evrec);
 		free(r);
 		return NULL;
 	}
@@ -319,6 +345,7 @@ reader_new(struct board *board, struct ring *ring)
 	r->ring = ring;
 	if ((r->result_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		free(r->scratch);
+		free(r->evrec);
 		free(r);
 		return NULL;
 	}
@@ -384,6 +411,7 @@ reader_free(struct reader *r)
 	pthread_mutex_destroy(&r->desc_lock);
 	pthread_mutex_destroy(&r->cmd_lock);
 	free(r->scratch);
+	free(r->evrec);
 	free(r);
 }
 
@@ -392,6 +420,15 @@ struct reader_stats *
 reader_stats(struct reader *r)
 {
 	return &r->stats;
+}
+
+/* Copy out why the board last failed ("" while it runs). */
+void
+reader_get_error(struct reader *r, char *buf, size_t len)
+{
+	pthread_mutex_lock(&r->desc_lock);
+	snprintf(buf, len, "%s", r->last_error);
+	pthread_mutex_unlock(&r->desc_lock);
 }
 
 /* Copy out the board's description. */

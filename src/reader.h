@@ -37,6 +37,8 @@ void reader_free(struct reader *r);
 struct reader_stats *reader_stats(struct reader *r);
 /* Copy out the board's description. */
 void reader_get_desc(struct reader *r, struct board_desc *out);
+/* Copy out why the board last failed to start or was lost ("" if it runs). */
+void reader_get_error(struct reader *r, char *buf, size_t len);
 /* Return the running board's counters (atomics; see board.h). */
 struct board_counters *reader_counters(struct reader *r);
 /*

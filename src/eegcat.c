@@ -20,6 +20,9 @@
 #include "eegcat_bdf.h"
 #include "eegcat_conn.h"
 #include "eegcat_json.h"
+#ifdef HAVE_MQTT
+#include "eegcat_mqtt.h"
+#endif
 #include "eegcat_out.h"
 #include "listen.h"
 #include "log.h"
@@ -49,6 +52,8 @@ usage(FILE *fp)
 	    "usage: eegcat [-hjVv] [--unix PATH | --tcp HOST:PORT] "
 	    "[--channels SPEC]\n"
 	    "              [--decimate N] [-n N] [-r FILE.bdf [--rotate MINUTES]]\n"
+	    "       eegcat --mqtt HOST:PORT --topic PREFIX [-j] [-n N] "
+	    "[-r FILE.bdf ...]\n"
 	    "       eegcat [--unix PATH | --tcp HOST:PORT] -m TEXT\n"
 	    "      --unix PATH          connect to this Unix socket\n"
 	    "      --tcp HOST:PORT      connect over TCP ([HOST]:PORT for "
@@ -66,6 +71,8 @@ usage(FILE *fp)
 	    "      --max-fill SECONDS   longest gap filled in a file "
 	    "(default %d)\n"
 	    "  -m, --marker TEXT        send a marker and exit\n"
+	    "      --mqtt HOST:PORT     read through this MQTT broker\n"
+	    "      --topic PREFIX       the daemon's topic_prefix\n"
 	    "  -v, --verbose            more messages, repeatable\n"
 	    "  -V, --version            print the version and exit\n"
 	    "  -h, --help               print this help and exit\n",
@@ -247,6 +254,8 @@ main(int argc, char **argv)
 		{ "annotation-signals", required_argument, NULL, 'A' },
 		{ "max-fill", required_argument, NULL, 'F' },
 		{ "marker", required_argument, NULL, 'm' },
+		{ "mqtt", required_argument, NULL, 'Q' },
+		{ "topic", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -261,7 +270,8 @@ main(int argc, char **argv)
 	struct eegcat_conn_opts co;
 	struct eegcat_addr addr;
 	struct eegcat st;
-	const char *unix_path = NULL, *tcp = NULL, *env;
+	const char *unix_path = NULL, *tcp = NULL, *env, *broker = NULL;
+	const char *topic = NULL;
 	char path[PATH_MAX], err[512], mline[COMMAND_MAX_LINE];
 	unsigned long long v;
 	int ch, json = 0, verbose = 0, rec_only = 0;
@@ -309,6 +319,8 @@ main(int argc, char **argv)
 			rec_only = 1;
 			break;
 		case 'm': co.command = optarg; break;
+		case 'Q': broker = optarg; break;
+		case 'P': topic = optarg; break;
 		case 'v': verbose++; break;
 		case 'V':
 			printf("eegcat %s\n", PACKAGE_VERSION);
@@ -328,6 +340,20 @@ bad_num:
 				    "'%s'\n", longopts[i].name, optarg);
 		return EX_USAGE;
 	}
+	/* Through a broker: the whole stream as eegd publishes it. */
+	if ((broker == NULL) != (topic == NULL) || (broker != NULL &&
+	    (unix_path != NULL || tcp != NULL || co.command != NULL ||
+	    co.channels != NULL || co.decimate))) {
+		fprintf(stderr, "eegcat: --mqtt needs --topic, and takes no "
+		    "--unix, --tcp, --marker, --channels or --decimate\n");
+		return EX_USAGE;
+	}
+#ifndef HAVE_MQTT
+	if (broker != NULL) {
+		fprintf(stderr, "eegcat: built without MQTT support\n");
+		return EX_USAGE;
+	}
+#endif
 	if (optind < argc || (unix_path != NULL && tcp != NULL) ||
 	    (co.command != NULL && (bo.path != NULL || json || st.limit ||
 	    co.channels != NULL || co.decimate)) ||
@@ -399,14 +425,28 @@ bad_num:
 		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) == -1)
 			fatalx("cannot handle signal %d", sigs[i]);
 	}
-	st.conn = eegcat_conn_new(st.base, &addr, &co, &cb, &st, err,
-	    sizeof err);
-	if (st.conn == NULL) {
-		log_errx("%s", err);
-		st.exit_code = EX_FAIL;
-	} else if (!st.done)
-		event_base_dispatch(st.base);
-	eegcat_conn_free(st.conn);
+#ifdef HAVE_MQTT
+	if (broker != NULL) {
+		struct eegcat_mqtt *mq = eegcat_mqtt_new(st.base, broker, topic,
+		    &cb, &st, err, sizeof err);
+		if (mq == NULL) {
+			log_errx("%s", err);
+			st.exit_code = EX_FAIL;
+		} else if (!st.done)
+			event_base_dispatch(st.base);
+		eegcat_mqtt_free(mq);
+	} else
+#endif
+	{
+		st.conn = eegcat_conn_new(st.base, &addr, &co, &cb, &st, err,
+		    sizeof err);
+		if (st.conn == NULL) {
+			log_errx("%s", err);
+			st.exit_code = EX_FAIL;
+		} else if (!st.done)
+			event_base_dispatch(st.base);
+		eegcat_conn_free(st.conn);
+	}
 	if (st.bdf != NULL && eegcat_bdf_close(st.bdf, err, sizeof err) ==
 	    -1) {
 		log_errx("%s", err);

@@ -244,6 +244,45 @@ class MqttTest(unittest.TestCase):
 
 
 @unittest.skipIf(not HAVE, "mosquitto not installed")
+class EegcatMqttTest(unittest.TestCase):
+    def test_eegcat_through_the_broker(self):
+        broker = Broker()
+        self.addCleanup(broker.close)
+        prefix = "eegd/cat%d" % os.getpid()
+        conf = ("[mqtt]\nbroker = 127.0.0.1:%d\ntopic_prefix = %s\n"
+                % (broker.port, prefix))
+        d = Daemon(["--rate", "250", "--channels", "3"], config=conf)
+        self.addCleanup(d.close)
+        d.wait_log("mqtt: connected")
+        eegcat = os.environ.get("EEGCAT", os.path.join(
+            os.path.dirname(os.environ.get("EEGD", "")), "eegcat"))
+        r = subprocess.run([eegcat, "--mqtt", "127.0.0.1:%d" % broker.port,
+                            "--topic", prefix, "--count", "300"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertTrue(lines[0].startswith("# hello"), lines[0])
+        self.assertIn("channels=3", lines[0])
+        self.assertEqual(lines[1], "# seq,time,ch1,ch2,ch3")
+        rows = [l.split(",") for l in lines[2:] if not l.startswith("#")]
+        self.assertEqual(len(rows), 300)
+        seqs = [int(x[0]) for x in rows]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + 300)))
+        for row in rows[::29]:
+            for k in (1, 2, 3):
+                self.assertAlmostEqual(
+                    float(row[k + 1]),
+                    synthetic_value(1, 250, int(row[0]), k), delta=2e-4)
+
+    def test_eegcat_mqtt_usage(self):
+        eegcat = os.environ.get("EEGCAT", os.path.join(
+            os.path.dirname(os.environ.get("EEGD", "")), "eegcat"))
+        r = subprocess.run([eegcat, "--mqtt", "127.0.0.1:1", "--channels",
+                            "1"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 64)
+
+
+@unittest.skipIf(not HAVE, "mosquitto not installed")
 class MqttConfigTest(unittest.TestCase):
     def test_bad_values(self):
         from eegdtest import EEGD

@@ -36,6 +36,8 @@ struct cyton {
 	int ever_streamed;
 	int pending_lost;		/* announce the time away on next data */
 	int64_t lost_mono_us;
+	int64_t stop_sent_us;		/* 's' of the last handshake */
+	int64_t start_sent_us;		/* 'b' of the last handshake */
 	uint64_t seen_samples;		/* parse.stats.samples at last check */
 };
 
@@ -180,6 +182,7 @@ cyton_start(struct board *b, char *err, size_t errlen)
 	if ((c->port = serial_open(dev, CYTON_BAUD, err, errlen)) == NULL)
 		return -1;
 	/* Stop a stream left running, drop its bytes, reset, read to $$$. */
+	c->stop_sent_us = timeutil_monotonic_us();
 	if (serial_write(c->port, "s", 1, 1000, err, errlen) == -1 ||
 	    cyton_drain(c, err, errlen) == -1 ||
 	    serial_write(c->port, "v", 1, 1000, err, errlen) == -1 ||
@@ -198,8 +201,13 @@ cyton_start(struct board *b, char *err, size_t errlen)
 	 * Keep the parser (its totals and rate estimate) across reconnects;
 	 * start afresh only when the board changed shape.
 	 */
-	if (!c->parsed || daisy != c->daisy)
+	if (!c->parsed || daisy != c->daisy) {
+		/* A new shape starts a new parser; the totals carry on. */
+		struct cyton_stats keep = c->parse.stats;
 		cyton_parse_init(&c->parse, daisy);
+		if (c->parsed)
+			c->parse.stats = keep;
+	}
 	c->daisy = daisy;
 	c->parsed = 1;
 	/* 'v' reset the board's gains to 24: set the wanted ones again. */
@@ -214,7 +222,7 @@ cyton_start(struct board *b, char *err, size_t errlen)
 	cyton_parse_start(&c->parse);
 	if (serial_write(c->port, "b", 1, 1000, err, errlen) == -1)
 		goto fail;
-	c->last_data_us = timeutil_monotonic_us();
+	c->last_data_us = c->start_sent_us = timeutil_monotonic_us();
 	c->seen_samples = c->parse.stats.samples;
 	if (c->ever_streamed)
 		atomic_fetch_add(&c->b.counters.reconnects, 1);
@@ -257,9 +265,16 @@ cyton_read(struct board *b, struct board_sink *sink, char *err, size_t errlen)
 	now = timeutil_monotonic_us();
 	if (n > 0) {
 		if (c->pending_lost) {
-			/* The time away, in samples, minus the one arriving. */
-			double away = (double)(now - c->lost_mono_us) / 1e6 *
-			    c->b.desc.rate;
+			/*
+			 * The time away, in samples, minus the one arriving;
+			 * the board sampled nothing between 's' and 'b' of
+			 * the handshake, so that time is not counted.
+			 */
+			int64_t us = now - c->lost_mono_us;
+			if (c->stop_sent_us > c->lost_mono_us &&
+			    c->start_sent_us >= c->stop_sent_us)
+				us -= c->start_sent_us - c->stop_sent_us;
+			double away = (double)us / 1e6 * c->b.desc.rate;
 			uint64_t missing = away > 1.5 ? (uint64_t)(away - 0.5) : 0;
 			c->pending_lost = 0;
 			if (missing > 0)

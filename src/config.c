@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -178,12 +179,21 @@ config_parse_listen(const char *s, struct listen_addr *la, char *err,
 		goto bad;
 	memcpy(la->host, p, hl);
 	la->host[hl] = '\0';
+	/* Numeric addresses only: IPv4, or IPv6 (in brackets). */
+	{
+		unsigned char addr[16];
+		int v6 = strchr(la->host, ':') != NULL;
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, la->host, addr) != 1 ||
+		    v6 != (s[4] == '['))
+			goto bad;
+	}
 	if (parse_uint(colon + 1, 0, 65535, &port) == -1)
 		goto bad;
 	la->port = (unsigned)port;
 	return 0;
 bad:
-	snprintf(err, errlen, "bad tcp address '%s' (want tcp:HOST:PORT)", s);
+	snprintf(err, errlen, "bad tcp address '%s' (want tcp:HOST:PORT with a "
+	    "numeric host, [IPv6] in brackets)", s);
 	return -1;
 }
 

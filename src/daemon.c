@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "board.h"
 #include "board_cyton.h"
@@ -39,6 +40,8 @@
 /* The ring holds this many seconds of samples (at least RING_MIN). */
 #define DAEMON_RING_SECONDS 2
 #define DAEMON_RING_MIN 4096
+/* Descriptors kept for everything but clients (listeners, board, ...). */
+#define DAEMON_FD_RESERVE 32
 
 /* Everything the daemon owns, in start-up order. */
 struct daemon {
@@ -75,6 +78,33 @@ daemon_board_new(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "board %s: %s", cfg->board_type,
 		    strerror(errno));
 	return b;
+}
+
+/*
+ * Raise the soft descriptor limit to the hard one, and warn when
+ * max_clients cannot fit: the extra clients would wait in the backlog
+ * (accept backs off) instead of getting the refusal line.
+ */
+static void
+daemon_raise_nofile(const struct config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)cfg->max_clients + DAEMON_FD_RESERVE > rl.rlim_cur)
+		log_warnx("max_clients %u does not fit the descriptor limit "
+		    "%llu (with %d in reserve): past %llu clients, new ones "
+		    "wait instead of being refused", cfg->max_clients,
+		    (unsigned long long)rl.rlim_cur, DAEMON_FD_RESERVE,
+		    (unsigned long long)(rl.rlim_cur > DAEMON_FD_RESERVE ?
+		    rl.rlim_cur - DAEMON_FD_RESERVE : 0));
 }
 
 /* Shutdown: leave the loop once every client is gone or time is up. */
@@ -254,6 +284,7 @@ daemon_run(const struct daemon_opts *opts)
 	}
 	log_set_level(d.cfg.log_level + opts->verbose);
 	signal(SIGPIPE, SIG_IGN);
+	daemon_raise_nofile(&d.cfg);
 
 	if ((d.base = event_base_new()) == NULL) {
 		log_errx("cannot create the event base");

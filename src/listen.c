@@ -20,6 +20,7 @@
 #include "hub.h"
 #include "listen.h"
 #include "log.h"
+#include "timeutil.h"
 
 /* How long accept pauses after running out of file descriptors. */
 #define LISTEN_BACKOFF_MS 250
@@ -33,6 +34,9 @@ struct listener {
 	int kind;
 	char name[160];		/* unix:PATH or tcp:HOST:PORT as bound */
 	char path[108];		/* unix: the file to remove at exit */
+	int paused;		/* accept ran out of descriptors */
+	uint64_t pauses;
+	int64_t warned_us;	/* last warning, to keep the log quiet */
 };
 
 /* Every listener of the daemon. */
@@ -88,6 +92,11 @@ listen_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener *l = arg;
 	char peer[64];
 
+	if (l->paused) {
+		log_notice("%s: accepting again", l->name);
+		l->paused = 0;
+	}
+
 	if (sa->sa_family == AF_UNIX)
 		snprintf(peer, sizeof peer, "unix#%d", (int)fd);
 	else {
@@ -117,8 +126,16 @@ listen_error_cb(struct evconnlistener *lev, void *arg)
 	struct timeval tv = { 0, LISTEN_BACKOFF_MS * 1000 };
 
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-		log_warnx("%s: accept: %s; pausing %d ms", l->name,
-		    strerror(err), LISTEN_BACKOFF_MS);
+		int64_t now = timeutil_monotonic_us();
+		/* Warn once, then at most once a minute with a count. */
+		l->pauses++;
+		if (!l->paused || now - l->warned_us > 60000000) {
+			log_warnx("%s: accept: %s; pausing %d ms (%llu pauses "
+			    "so far)", l->name, strerror(err), LISTEN_BACKOFF_MS,
+			    (unsigned long long)l->pauses);
+			l->warned_us = now;
+		}
+		l->paused = 1;
 		evconnlistener_disable(lev);
 		evtimer_add(l->backoff, &tv);
 		return;

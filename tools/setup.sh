@@ -18,7 +18,7 @@ PACKAGES="build-essential autoconf automake pkg-config
 libevent-dev libinih-dev check libsystemd-dev libserialport-dev
 python3 mandoc socat netcat-openbsd procps systemd udev
 libmosquitto-dev mosquitto mosquitto-clients libedf-dev python3-mne
-util-linux"
+util-linux clang libclang-rt-14-dev valgrind"
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q

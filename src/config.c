@@ -182,8 +182,13 @@ config_parse_listen(const char *s, struct listen_addr *la, char *err,
 	/* Numeric addresses only: IPv4, or IPv6 (in brackets). */
 	{
 		unsigned char addr[16];
+		char bare[sizeof la->host];
 		int v6 = strchr(la->host, ':') != NULL;
-		if (inet_pton(v6 ? AF_INET6 : AF_INET, la->host, addr) != 1 ||
+		/* A scoped IPv6 address (fe80::1%eth0): check the address. */
+		snprintf(bare, sizeof bare, "%s", la->host);
+		if (v6)
+			bare[strcspn(bare, "%")] = '\0';
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, bare, addr) != 1 ||
 		    v6 != (s[4] == '['))
 			goto bad;
 	}

@@ -11,8 +11,8 @@
  * client and group lists.  Everything here runs on the loop.
  *
  * Adaptive coalescing: the hub times each fan-out round.  While a round
- * costs less than a fifth of the time between rounds, every batch goes out
- * to every client at once.  When it costs more than half, the hub sets a
+ * costs less than a quarter of the time between rounds, every batch goes
+ * out to every client at once.  When it costs more than 60 %, the hub sets a
  * coalescing interval (doubling from 1 ms up to max_coalesce_ms; halving
  * again as the cost falls): each client then writes at most once per
  * interval, everything pending in one write, and the clients' write times

@@ -167,24 +167,20 @@ listen_bind_unix(const char *path, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	if (errno == ECONNREFUSED) {
+	{
+		int cerr = errno;
 		struct stat st;
 		/* Only ever remove a socket: never a file someone named. */
-		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		if (cerr != ENOENT && lstat(path, &st) == 0 &&
+		    !S_ISSOCK(st.st_mode)) {
 			snprintf(err, errlen, "unix:%s: exists and is not a "
 			    "socket", path);
 			close(fd);
 			return -1;
 		}
-		log_notice("removing stale socket %s", path);
-		unlink(path);
-	} else if (errno != ENOENT && errno != ECONNREFUSED) {
-		struct stat st;
-		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "unix:%s: exists and is not a "
-			    "socket", path);
-			close(fd);
-			return -1;
+		if (cerr == ECONNREFUSED) {
+			log_notice("removing stale socket %s", path);
+			unlink(path);
 		}
 	}
 	close(fd);

@@ -27,16 +27,6 @@ bench_now_ns(void)
 	return (int64_t)ts.tv_sec * BENCH_NS_PER_S + ts.tv_nsec;
 }
 
-/* Return CLOCK_REALTIME in microseconds. */
-int64_t
-bench_real_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Sleep until the CLOCK_MONOTONIC time t (ns), on an absolute deadline. */
 void
 bench_sleep_until(int64_t t)
@@ -50,17 +40,6 @@ bench_sleep_until(int64_t t)
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
 	    EINTR)
 		;
-}
-
-/* Return the sign-extended 24-bit big-endian value at b. */
-int32_t
-bench_int24(const uint8_t *b)
-{
-	uint32_t v = (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2];
-
-	if (v & 0x800000)
-		v |= 0xFF000000;
-	return (int32_t)v;
 }
 
 /* Return the packet index tagged in a channel-1 value in uV. */

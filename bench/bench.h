@@ -47,12 +47,8 @@ struct bench_scan {
 
 /* Return CLOCK_MONOTONIC in nanoseconds. */
 int64_t bench_now_ns(void);
-/* Return CLOCK_REALTIME in microseconds. */
-int64_t bench_real_us(void);
 /* Sleep until the CLOCK_MONOTONIC time t (ns), on an absolute deadline. */
 void bench_sleep_until(int64_t t);
-/* Return the sign-extended 24-bit big-endian value at b. */
-int32_t bench_int24(const uint8_t *b);
 /* Return the packet index tagged in a channel-1 value in uV. */
 int64_t bench_index_from_uv(double uv);
 /* Feed bytes; calls fn for every whole packet; returns packets found. */

@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cyton_parse.h"
+#include "timeutil.h"
 
 #define RELAY_MAX_LISTEN 4
 #define RELAY_MAX_CLIENTS 8000
@@ -146,7 +148,7 @@ relay_packet(void *arg, const uint8_t *p)
 	struct relay *r = arg;
 	char line[256];
 	size_t n;
-	int64_t t = bench_real_us();
+	int64_t t = timeutil_realtime_us();
 
 	/* The counter byte tells how many packets the link lost. */
 	if (r->have_counter)
@@ -157,7 +159,7 @@ relay_packet(void *arg, const uint8_t *p)
 	    r->seq++, t / 1000000, t % 1000000);
 	for (unsigned ch = 0; ch < 8; ch++) {
 		line[n++] = ',';
-		n += relay_fixed4(line + n, bench_int24(p + 2 + 3 * ch) *
+		n += relay_fixed4(line + n, cyton_parse_int24(p + 2 + 3 * ch) *
 		    BENCH_UV_PER_COUNT);
 	}
 	line[n++] = '\n';

@@ -34,6 +34,8 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cyton_parse.h"
+#include "timeutil.h"
 
 #define SUB_MAX_CONNS 8000
 #define SUB_BATCH 64
@@ -336,7 +338,7 @@ sub_read(struct sub *s, unsigned i)
 static void
 sub_direct_packet(void *arg, const uint8_t *p)
 {
-	sub_record(arg, 1u << 2, bench_int24(p + 2));
+	sub_record(arg, 1u << 2, cyton_parse_int24(p + 2));
 }
 
 /* Read the floor pty. */

@@ -30,12 +30,14 @@
  * Coalescing thresholds: round cost as a share of the round interval.
  * Measured with 1,000 TCP subscribers at 250 Hz (bench/eegd-bench): an
  * 8 ms interval costs about half a core with a last-subscriber p99 of
- * about 9 ms; 16 ms costs a third of a core but nearly 20 ms.  0.6 lets
- * the hub settle at 8 ms there; the gap down to 0.25 keeps it from
- * flapping.
+ * about 9 ms (a round then costs ~60 % of its 4 ms); 16 ms costs a third
+ * of a core but nearly 20 ms.  0.75 lets the hub settle at 8 ms there;
+ * the gap down to 0.25 keeps it from flapping.  Above 4 ms the interval
+ * moves in 4 ms steps (8, 12, 16), not doublings.
  */
-#define HUB_LOAD_HIGH 0.6
+#define HUB_LOAD_HIGH 0.75
 #define HUB_LOAD_LOW 0.25
+#define HUB_COALESCE_STEP_US 4000
 #define HUB_COALESCE_MIN_US 1000
 
 /* Return a random 64-bit run id. */
@@ -294,13 +296,15 @@ hub_adapt(struct hub *h, int64_t round_start, int64_t round_end)
 	h->load = 0.8 * h->load + 0.2 * (l > 4 ? 4 : l);
 	if (h->load > HUB_LOAD_HIGH && h->coalesce_us < max_us) {
 		h->coalesce_us = h->coalesce_us == 0 ? HUB_COALESCE_MIN_US :
-		    h->coalesce_us * 2;
+		    h->coalesce_us < HUB_COALESCE_STEP_US ? h->coalesce_us * 2 :
+		    h->coalesce_us + HUB_COALESCE_STEP_US;
 		if (h->coalesce_us > max_us)
 			h->coalesce_us = max_us;
 		h->load = (HUB_LOAD_HIGH + HUB_LOAD_LOW) / 2;
 		log_debug("coalescing: %u us", h->coalesce_us);
 	} else if (h->load < HUB_LOAD_LOW && h->coalesce_us > 0) {
-		h->coalesce_us /= 2;
+		h->coalesce_us = h->coalesce_us > 2 * HUB_COALESCE_STEP_US ?
+		    h->coalesce_us - HUB_COALESCE_STEP_US : h->coalesce_us / 2;
 		if (h->coalesce_us < HUB_COALESCE_MIN_US)
 			h->coalesce_us = 0;
 		h->load = (HUB_LOAD_HIGH + HUB_LOAD_LOW) / 2;

@@ -12,9 +12,9 @@
  *
  * Adaptive coalescing: the hub times each fan-out round.  While a round
  * costs less than a quarter of the time between rounds, every batch goes
- * out to every client at once.  When it costs more than 60 %, the hub sets a
- * coalescing interval (doubling from 1 ms up to max_coalesce_ms; halving
- * again as the cost falls): each client then writes at most once per
+ * out to every client at once.  When it costs more than 75 %, the hub sets a
+ * coalescing interval (1, 2, 4, 8, 12, 16 ms ... up to max_coalesce_ms, and
+ * back down as the cost falls): each client then writes at most once per
  * interval, everything pending in one write, and the clients' write times
  * are spread over the interval (each has its own phase), so a round
  * serves only the clients that are due and no client waits longer than

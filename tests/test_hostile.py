@@ -720,8 +720,8 @@ class ResourceTest(unittest.TestCase):
                     preexec_fn=limit) as d:
             pid = d.proc.pid
             base = proc_fds(pid)
-            socks = [unix_raw(d.sock) for _ in range(80)]   # backlog: 128
             nlog = len(d.lines)
+            socks = [unix_raw(d.sock) for _ in range(80)]   # backlog: 128
             d.wait_log("Too many open files; pausing", start=nlog)
 
             admitted = hellos(socks, len(socks) - base, 64 - base, 5)

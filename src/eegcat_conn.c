@@ -419,21 +419,46 @@ conn_header(struct eegcat_conn *c, const unsigned char *b, size_t len)
 	return 0;
 }
 
+/* Parse a data frame's body (after the type byte) for nch channels. */
+int
+eegcat_conn_data_head(const unsigned char *b, size_t len, unsigned nch,
+    struct eegcat_data *d)
+{
+	uint64_t need;
+
+	if (len < 20)
+		return -1;
+	d->first = conn_le64(b);
+	d->count = conn_le32(b + 8);
+	d->step = conn_le32(b + 12);
+	d->nch = conn_le16(b + 16);
+	need = 20 + (uint64_t)d->count * 8 + (uint64_t)d->count * d->nch * 4;
+	if (need != len || d->nch != nch || d->step == 0 || d->count == 0)
+		return -1;
+	return 0;
+}
+
+/* Copy a data frame's times and values out of its body. */
+void
+eegcat_conn_data_fill(const unsigned char *b, const struct eegcat_data *d,
+    int64_t *times, float *vals)
+{
+	for (uint32_t i = 0; i < d->count; i++)
+		times[i] = (int64_t)conn_le64(b + 20 + 8 * (size_t)i);
+	b += 20 + 8 * (size_t)d->count;
+	for (size_t i = 0; i < (size_t)d->count * d->nch; i++) {
+		uint32_t u = conn_le32(b + 4 * i);
+		memcpy(&vals[i], &u, 4);
+	}
+}
+
 /* Decode a data frame and hand it over once the stream is ready. */
 static int
 conn_data(struct eegcat_conn *c, const unsigned char *b, size_t len)
 {
 	struct eegcat_data d;
-	uint64_t need;
 
-	if (len < 20)
-		return -1;
-	d.first = conn_le64(b);
-	d.count = conn_le32(b + 8);
-	d.step = conn_le32(b + 12);
-	d.nch = conn_le16(b + 16);
-	need = 20 + (uint64_t)d.count * 8 + (uint64_t)d.count * d.nch * 4;
-	if (need != len || d.nch != c->nch || d.step == 0 || d.count == 0)
+	if (eegcat_conn_data_head(b, len, c->nch, &d) == -1)
 		return -1;
 	if (!c->ready)
 		return 0;	/* before the subscription: since replays it */
@@ -449,13 +474,7 @@ conn_data(struct eegcat_conn *c, const unsigned char *b, size_t len)
 		c->vals = v;
 		c->cap = d.count;
 	}
-	for (uint32_t i = 0; i < d.count; i++)
-		c->times[i] = (int64_t)conn_le64(b + 20 + 8 * (size_t)i);
-	b += 20 + 8 * (size_t)d.count;
-	for (size_t i = 0; i < (size_t)d.count * d.nch; i++) {
-		uint32_t u = conn_le32(b + 4 * i);
-		memcpy(&c->vals[i], &u, 4);
-	}
+	eegcat_conn_data_fill(b, &d, c->times, c->vals);
 	d.times = c->times;
 	d.vals = c->vals;
 	c->have_last = 1;

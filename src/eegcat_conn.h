@@ -79,6 +79,16 @@ struct eegcat_conn_cb {
 };
 
 /*
+ * Parse a data frame's body (what follows the type byte) of len bytes for
+ * nch channels into d (first, count, step, nch); -1 when malformed.
+ */
+int eegcat_conn_data_head(const unsigned char *b, size_t len, unsigned nch,
+    struct eegcat_data *d);
+/* Copy the body's times (d->count) and values (d->count x d->nch) out. */
+void eegcat_conn_data_fill(const unsigned char *b, const struct eegcat_data *d,
+    int64_t *times, float *vals);
+
+/*
  * Resolve "HOST:PORT" or "[V6HOST]:PORT" into a.  Returns 0, or -1 with
  * a message in err.
  */

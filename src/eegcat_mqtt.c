@@ -84,44 +84,17 @@ mqtt_data(struct eegcat_mqtt *m, const unsigned char *p, size_t len)
 		    "--mqtt needs the daemon's mqtt_format = binary");
 		return;
 	}
-	while (off + 5 + 20 <= len) {
-		uint32_t flen, count, step;
-		uint16_t nch;
-		uint64_t first;
+	while (off + 5 <= len) {
+		uint32_t flen;
 		struct eegcat_data d;
 
 		memcpy(&flen, p + off, 4);
 		flen = le32toh(flen);
-		if (flen < 1 + 20 || off + 4 + flen > len ||
-		    p[off + 4] != BIN_DATA)
+		if (flen < 1 || off + 4 + flen > len || p[off + 4] != BIN_DATA ||
+		    eegcat_conn_data_head(p + off + 5, flen - 1, m->header.nch,
+		    &d) == -1 || d.count > BIN_MAX_RUN)
 			break;
-		memcpy(&first, p + off + 5, 8);
-		memcpy(&count, p + off + 13, 4);
-		memcpy(&step, p + off + 17, 4);
-		memcpy(&nch, p + off + 21, 2);
-		first = le64toh(first);
-		count = le32toh(count);
-		step = le32toh(step);
-		nch = le16toh(nch);
-		if (count > BIN_MAX_RUN || nch > EEGCAT_CONN_MAX_CH ||
-		    nch != m->header.nch ||
-		    1 + 20 + (size_t)count * (8 + 4u * nch) != flen)
-			break;
-		for (uint32_t i = 0; i < count; i++) {
-			uint64_t t;
-			memcpy(&t, p + off + 25 + 8 * (size_t)i, 8);
-			m->times[i] = (int64_t)le64toh(t);
-		}
-		for (size_t i = 0; i < (size_t)count * nch; i++) {
-			uint32_t u;
-			memcpy(&u, p + off + 25 + 8 * (size_t)count + 4 * i, 4);
-			u = le32toh(u);
-			memcpy(&m->vals[i], &u, 4);
-		}
-		d.first = first;
-		d.count = count;
-		d.step = step ? step : 1;
-		d.nch = nch;
+		eegcat_conn_data_fill(p + off + 5, &d, m->times, m->vals);
 		d.times = m->times;
 		d.vals = m->vals;
 		m->cb->data(m->arg, &d);

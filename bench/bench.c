@@ -42,6 +42,17 @@ bench_sleep_until(int64_t t)
 		;
 }
 
+/* Return the little-endian unsigned of n (<= 8) bytes at p. */
+uint64_t
+bench_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned k = n; k-- > 0;)
+		v = v << 8 | p[k];
+	return v;
+}
+
 /* Return the packet index tagged in a channel-1 value in uV. */
 int64_t
 bench_index_from_uv(double uv)

@@ -69,4 +69,7 @@ void bench_sort(int64_t *v, size_t n);
 /* Return the p-th percentile (nearest rank) of n sorted values. */
 int64_t bench_percentile(const int64_t *sorted, size_t n, double p);
 
+/* Return the little-endian unsigned of n (<= 8) bytes at p. */
+uint64_t bench_le(const uint8_t *p, unsigned n);
+
 #endif

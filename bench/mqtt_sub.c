@@ -87,17 +87,6 @@ ms_error(struct ms *s, const char *fmt, ...)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Return the little-endian unsigned of n bytes at p. */
-static uint64_t
-ms_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned k = n; k-- > 0;)
-		v = v << 8 | p[k];
-	return v;
-}
-
 /* Keep one latency (ns) of the window. */
 static void
 ms_lat_add(struct ms_conn *c, int64_t ns)
@@ -126,10 +115,10 @@ ms_data(struct ms_conn *c, const uint8_t *body, size_t len, int64_t now,
 		c->bad++;
 		return;
 	}
-	first = ms_le(body, 8);
-	count = ms_le(body + 8, 4);
-	step = ms_le(body + 12, 4);
-	nch = ms_le(body + 16, 2);
+	first = bench_le(body, 8);
+	count = bench_le(body + 8, 4);
+	step = bench_le(body + 12, 4);
+	nch = bench_le(body + 16, 2);
 	if (count == 0 || 20 + count * 8 + count * nch * 4 > len) {
 		c->bad++;
 		return;
@@ -157,7 +146,7 @@ ms_data(struct ms_conn *c, const uint8_t *body, size_t len, int64_t now,
 			    c->arrival[idx] == 0)
 				c->arrival[idx] = now;
 		} else {
-			int64_t t = (int64_t)ms_le(tp, 8) * 1000;
+			int64_t t = (int64_t)bench_le(tp, 8) * 1000;
 			int64_t mono = t - s->real_off;
 			if (mono >= w0 && mono <= w1)
 				ms_lat_add(c, real - t);
@@ -198,7 +187,7 @@ ms_on_message(struct mosquitto *mosq, void *obj,
 	if (now >= atomic_load(&s->win0) && now <= atomic_load(&s->win1))
 		c->win_bytes += len;
 	while (len - o >= 5) {
-		uint64_t flen = ms_le(p + o, 4);
+		uint64_t flen = bench_le(p + o, 4);
 		unsigned kind = p[o + 4];
 
 		if (flen < 1 || len - o - 4 < flen)

@@ -193,17 +193,6 @@ sub_csv(struct sub *s, unsigned i, const uint8_t *b, size_t len)
 	return o;
 }
 
-/* Return the little-endian u32/u64 at p. */
-static uint64_t
-sub_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned k = n; k-- > 0;)
-		v = v << 8 | p[k];
-	return v;
-}
-
 /* Handle one binary data frame body. */
 static void
 sub_bin_data(struct sub *s, unsigned i, const uint8_t *body, size_t len)
@@ -215,10 +204,10 @@ sub_bin_data(struct sub *s, unsigned i, const uint8_t *body, size_t len)
 		c->bad++;
 		return;
 	}
-	first = sub_le(body, 8);
-	count = sub_le(body + 8, 4);
-	step = sub_le(body + 12, 4);
-	nch = sub_le(body + 16, 2);
+	first = bench_le(body, 8);
+	count = bench_le(body + 8, 4);
+	step = bench_le(body + 12, 4);
+	nch = bench_le(body + 16, 2);
 	if (20 + count * 8 + count * nch * 4 > len) {
 		c->bad++;
 		return;
@@ -241,7 +230,7 @@ sub_bin(struct sub *s, unsigned i, const uint8_t *b, size_t len)
 	size_t o = 0;
 
 	while (len - o >= 5) {
-		uint64_t flen = sub_le(b + o, 4);
+		uint64_t flen = bench_le(b + o, 4);
 		unsigned kind = b[o + 4];
 
 		if (kind < 1 || kind > 3 || flen > (1u << 24) || flen < 1) {

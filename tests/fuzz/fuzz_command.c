@@ -13,6 +13,8 @@
  */
 #include "autoconfig.h"
 
+#include "fuzz.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,17 +25,7 @@
 #include "decimate.h"
 #include "encode.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_command: %s:%d: check failed: %s: ",	\
-		    __FILE__, __LINE__, #cond);				\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		abort();						\
-	}								\
-} while (0)
 
 /* Labels of the boards the channel specs are resolved against. */
 static const char labels8[] = "Fp1,Fp2,C3,C4,P7,P8,O1,O2";

@@ -16,6 +16,8 @@
 #define _GNU_SOURCE
 #include "autoconfig.h"
 
+#include "fuzz.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,17 +29,7 @@
 #include "log.h"
 #include "sample.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_config: %s:%d: check failed: %s: ",	\
-		    __FILE__, __LINE__, #cond);				\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		abort();						\
-	}								\
-} while (0)
 
 #define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
 #define MAX_OV 8

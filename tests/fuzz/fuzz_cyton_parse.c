@@ -36,6 +36,8 @@
  */
 #include "autoconfig.h"
 
+#include "fuzz.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,7 +48,6 @@
 #include "cyton_parse.h"
 #include "sample.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define T0_MONO 1000000000LL
 #define T0_REAL 1700000000000000LL
@@ -54,16 +55,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_UV (8388608.0 * 4.5 / 8388607.0 * 1e6 * 1.000001)
 #define MAX_G (32768.0 * 0.002 / 16 * 1.000001)
 
-/* Abort with a message: libFuzzer saves the input. */
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_cyton_parse: %s:%d: check failed: %s: ", \
-		    __FILE__, __LINE__, #cond);				\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		abort();						\
-	}								\
-} while (0)
 
 /* The checking sink: assigns seq like the reader and counts everything. */
 struct fsink {

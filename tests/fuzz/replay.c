@@ -23,7 +23,7 @@
 #error "build with -DFUZZ_TARGET='\"name\"'"
 #endif
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* Replay one file; -1 if it cannot be read. */
 static int

@@ -209,6 +209,9 @@ conn_f64(const unsigned char *p)
 	return d;
 }
 
+static void conn_send(struct eegcat_conn *, enum conn_pending, const char *,
+    ...) __attribute__((format(printf, 3, 4)));
+
 /* Queue a command line and the reply it is owed. */
 static void
 conn_send(struct eegcat_conn *c, enum conn_pending what, const char *fmt, ...)

@@ -21,6 +21,9 @@ struct json_parser {
 	int failed;
 };
 
+static int json_fail(struct json_parser *, const char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Record the first error, with the offset it happened at. */
 static int
 json_fail(struct json_parser *jp, const char *start, const char *fmt, ...)

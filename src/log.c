@@ -70,6 +70,9 @@ log_level_name(int level)
 	return log_names[level];
 }
 
+static void log_vlog(int, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 /* Format one message and write it to stderr in a single call. */
 static void
 log_vlog(int level, int errnum, const char *fmt, va_list ap)
